@@ -1,0 +1,62 @@
+# imx — every tool runs from the project's virtual environment (.venv).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEBIAN_PACKAGES := kcat prometheus
+
+.PHONY: help setup run test test-unit test-integration test-e2e lint fmt schemas-check kafka-up kafka-down clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create .venv, install imx and its test tools, and the Debian tools (kcat, prometheus)
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+run: setup ## the main job: bring up the local broker (pipeline and simulator come in later issues)
+	$(BIN)/imx kafka up
+	$(BIN)/imx topics ensure
+
+test: setup lint schemas-check ## everything CI runs: lint, schema gate, unit, integration and e2e tests on a real broker
+	$(BIN)/pytest -m "unit or integration or e2e"
+
+test-unit: setup ## unit tests only (no broker)
+	$(BIN)/pytest -m unit
+
+test-integration: setup ## integration and e2e tests (real broker)
+	$(BIN)/pytest -m "integration or e2e"
+
+lint: setup ## ruff check, ruff format --check and mypy --strict; changes nothing
+	$(BIN)/ruff check --no-fix services tests
+	$(BIN)/ruff format --check services tests
+	$(BIN)/mypy
+
+fmt: setup ## format and auto-fix the code
+	$(BIN)/ruff format services tests
+	$(BIN)/ruff check --fix services tests
+
+schemas-check: setup ## FULL_TRANSITIVE compatibility of schemas/ against every released version
+	$(BIN)/imx schemas check
+
+kafka-up: setup ## start the local Kafka broker in the background
+	$(BIN)/imx kafka up
+
+kafka-down: ## stop the local Kafka broker
+	$(BIN)/imx kafka down
+
+clean: ## remove local runtime data (.imx) and caches; keeps .venv and the jar cache
+	rm -rf .imx .pytest_cache .mypy_cache .ruff_cache .hypothesis

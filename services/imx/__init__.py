@@ -1,0 +1,1 @@
+"""imx — event-streaming information exchange backbone."""

@@ -1,0 +1,1 @@
+"""The ``imx`` command line (CONTRACT.md section 7)."""

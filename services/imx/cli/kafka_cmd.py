@@ -1,0 +1,59 @@
+"""``imx kafka up|down|status``: the local single-node broker."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from imx import localkafka
+from imx.cli.common import EXIT_FAILURE, EXIT_OK, CliError, progress
+from imx.settings import DEFAULT_KAFKA_PORT, Settings
+
+
+def register(commands: Any) -> None:
+    kafka = commands.add_parser("kafka", help="run a local single-node Apache Kafka (KRaft)")
+    sub = kafka.add_subparsers(dest="kafka_command", required=True, metavar="ACTION")
+    up = sub.add_parser("up", help="start the broker in the background; returns when it serves")
+    up.add_argument("--dir", type=Path, help="broker home (default: $IMX_HOME/kafka)")
+    up.add_argument("--port", type=int, default=DEFAULT_KAFKA_PORT, help="listener port")
+    up.set_defaults(handler=_up)
+    for name, handler, text in (
+        ("down", _down, "stop the broker cleanly"),
+        ("status", _status, "say whether the broker serves"),
+    ):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("--dir", type=Path, help="broker home (default: $IMX_HOME/kafka)")
+        cmd.set_defaults(handler=handler)
+
+
+def _home(args: argparse.Namespace, settings: Settings) -> Path:
+    home: Path = args.dir or settings.kafka_home
+    return home.resolve()
+
+
+def _up(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        bootstrap = localkafka.up(_home(args, settings), args.port, settings.jar_cache, progress)
+    except localkafka.LocalKafkaError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"bootstrap={bootstrap}", flush=True)
+    return EXIT_OK
+
+
+def _down(args: argparse.Namespace, settings: Settings) -> int:
+    stopped = localkafka.stop(_home(args, settings))
+    progress("Kafka stopped" if stopped else "Kafka was not running")
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    state = localkafka.status(_home(args, settings))
+    if state.serving:
+        print(f"serving bootstrap={state.bootstrap} pid={state.pid}")
+        return EXIT_OK
+    if state.running:
+        print(f"running pid={state.pid} but not serving at {state.bootstrap}")
+    else:
+        print("stopped")
+    return EXIT_FAILURE

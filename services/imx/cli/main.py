@@ -1,0 +1,49 @@
+"""``imx``: parse the command line, build settings once, dispatch, map failures to exit codes.
+
+Exit codes: 0 success, 1 failure, 2 invalid input or usage (CONTRACT.md section 7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from imx.cli import kafka_cmd, topics_cmd
+from imx.cli.common import EXIT_FAILURE, EXIT_USAGE, CliError
+from imx.logs import configure_logging
+from imx.settings import Settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imx",
+        description="imx — event-streaming information exchange for police units.",
+    )
+    parser.add_argument("--log-level", default="WARNING", help="log level (default WARNING)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    kafka_cmd.register(commands)
+    topics_cmd.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        settings = Settings()
+        code: int = args.handler(args, settings)
+    except CliError as exc:
+        print(f"imx: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+    except ValueError as exc:  # pydantic settings errors are ValueErrors: bad IMX_* values
+        print(f"imx: invalid settings: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,428 @@
+"""A real single-node Apache Kafka (KRaft) for machines without a container engine.
+
+The pinned server (``deploy/kafka/pom.xml``) is resolved with Maven into a jar cache outside the
+checkout, its storage is formatted once, and ``kafka.Kafka`` runs as a combined broker and
+controller on loopback with a small heap. Readiness means a metadata request answers, not that a
+port is open. Everything about one broker lives in its home folder: configuration, storage,
+logs, the pid and the bootstrap address, so ``status`` and ``down`` need nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+from imx.settings import REPO_ROOT
+
+POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
+MIN_JAVA = 17
+HEAP = "-Xmx512m"
+READY_TIMEOUT_S = 90.0
+STOP_GRACE_S = 30.0
+
+Progress = Callable[[str], None]
+
+
+class LocalKafkaError(RuntimeError):
+    """The local broker could not be provisioned, started or stopped; the message says why."""
+
+
+@dataclass(frozen=True)
+class BrokerHome:
+    """The files of one local broker."""
+
+    root: Path
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def properties(self) -> Path:
+        return self.root / "server.properties"
+
+    @property
+    def log4j(self) -> Path:
+        return self.root / "log4j2.properties"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.root / "kafka.pid"
+
+    @property
+    def bootstrap_file(self) -> Path:
+        return self.root / "bootstrap"
+
+    def read_pid(self) -> int | None:
+        try:
+            return int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def read_bootstrap(self) -> str | None:
+        try:
+            return self.bootstrap_file.read_text().strip() or None
+        except OSError:
+            return None
+
+
+@dataclass(frozen=True)
+class Status:
+    running: bool
+    serving: bool
+    pid: int | None
+    bootstrap: str | None
+
+
+def kafka_version(pom: Path = POM) -> str:
+    """The pinned Kafka version, read from the pom so it is written down once."""
+    found = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", pom.read_text())
+    if not found:
+        msg = f"no <kafka.version> in {pom}"
+        raise LocalKafkaError(msg)
+    return found.group(1)
+
+
+def check_prerequisites() -> tuple[str, str]:
+    """Paths of ``java`` (17+) and ``mvn``, or a one-line error naming what to install."""
+    java = shutil.which("java")
+    if java is None:
+        msg = (
+            "Java 17+ is required: install a JDK (Debian: apt-get install openjdk-17-jdk-headless)"
+        )
+        raise LocalKafkaError(msg)
+    out = subprocess.run(  # noqa: S603 - fixed argv
+        [java, "-version"], capture_output=True, text=True, check=False, timeout=30
+    )
+    major = _java_major(out.stderr + out.stdout)
+    if major is None or major < MIN_JAVA:
+        found = major or "unknown"
+        msg = f"Java {MIN_JAVA}+ is required, found {found}: install openjdk-17-jdk-headless"
+        raise LocalKafkaError(msg)
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        msg = (
+            "Maven is required to fetch the Kafka jars: install it (Debian: apt-get install maven)"
+        )
+        raise LocalKafkaError(msg)
+    return java, mvn
+
+
+def _java_major(version_text: str) -> int | None:
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', version_text)
+    if not found:
+        return None
+    major = int(found.group(1))
+    # Java 8 and older call themselves "1.8".
+    return int(found.group(2) or 0) if major == 1 else major
+
+
+def resolve_jars(cache: Path, progress: Progress, pom: Path = POM) -> list[Path]:
+    """The broker's class path, fetched with Maven on first use and cached by the pom's content."""
+    digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:16]
+    lib = cache / f"kafka-{kafka_version(pom)}-{digest}"
+    marker = lib / ".complete"
+    if not marker.exists():
+        _, mvn = check_prerequisites()
+        progress(
+            f"fetching Apache Kafka {kafka_version(pom)} jars with Maven into {lib} (first run)"
+        )
+        partial = lib.with_name(lib.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        argv = [
+            mvn,
+            "-B",
+            "-f",
+            str(pom),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={partial}",
+            "-DincludeScope=runtime",
+        ]
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        tail: list[str] = []
+        for line in proc.stdout or ():
+            tail = [*tail[-30:], line.rstrip()]
+            if "Downloaded from" in line or "Copying" in line:
+                progress(line.strip().removeprefix("[INFO] "))
+        if proc.wait() != 0:
+            detail = "\n".join(tail)
+            msg = f"Maven could not fetch the Kafka jars:\n{detail}"
+            raise LocalKafkaError(msg)
+        shutil.rmtree(lib, ignore_errors=True)
+        partial.rename(lib)
+        marker.write_text(digest)
+        progress(f"Kafka jars cached in {lib}")
+    return sorted(lib.glob("*.jar"))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); it is not running.
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True
+
+
+def _write_config(home: BrokerHome, port: int, controller_port: int) -> None:
+    home.logs.mkdir(parents=True, exist_ok=True)
+    home.properties.write_text(
+        "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
+                f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+                "controller.listener.names=CONTROLLER",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "inter.broker.listener.name=PLAINTEXT",
+                f"log.dirs={home.data}",
+                # Topics come only from `imx topics ensure`, never from broker defaults.
+                "auto.create.topics.enable=false",
+                "num.partitions=1",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=10",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "transaction.state.log.num.partitions=10",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                "message.max.bytes=1048588",
+                "",
+            ]
+        )
+    )
+    home.log4j.write_text(
+        "\n".join(
+            [
+                "status = warn",
+                "appender.file.type = RollingFile",
+                "appender.file.name = file",
+                f"appender.file.fileName = {home.logs / 'server.log'}",
+                f"appender.file.filePattern = {home.logs / 'server.log.%i'}",
+                "appender.file.layout.type = PatternLayout",
+                "appender.file.layout.pattern = [%d] %p %m (%c)%n",
+                "appender.file.policies.type = Policies",
+                "appender.file.policies.size.type = SizeBasedTriggeringPolicy",
+                "appender.file.policies.size.size = 20MB",
+                "appender.file.strategy.type = DefaultRolloverStrategy",
+                "appender.file.strategy.max = 3",
+                "rootLogger.level = info",
+                "rootLogger.appenderRef.file.ref = file",
+                "",
+            ]
+        )
+    )
+
+
+def _java_argv(java: str, home: BrokerHome, jars: list[Path], main: str) -> list[str]:
+    classpath = os.pathsep.join(str(j) for j in jars)
+    return [
+        java,
+        HEAP,
+        "-Xms128m",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={home.log4j}",
+        "-cp",
+        classpath,
+        main,
+    ]
+
+
+def _format_storage(java: str, home: BrokerHome, jars: list[Path]) -> None:
+    if (home.data / "meta.properties").exists():
+        return
+    cluster_id = _cluster_id()
+    argv = [
+        *_java_argv(java, home, jars, "kafka.tools.StorageTool"),
+        "format",
+        "-t",
+        cluster_id,
+        "-c",
+        str(home.properties),
+    ]
+    out = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)  # noqa: S603
+    if out.returncode != 0:
+        msg = f"formatting KRaft storage in {home.data} failed:\n{out.stdout}{out.stderr}"
+        raise LocalKafkaError(msg)
+
+
+def _cluster_id() -> str:
+    import base64  # noqa: PLC0415 - only needed once per fresh storage
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+async def _serves(bootstrap: str, timeout_s: float) -> bool:
+    """True when the broker answers a metadata request (describe cluster) in time."""
+    host, _, port = bootstrap.split(",", maxsplit=1)[0].rpartition(":")
+    if not _port_open(host or "127.0.0.1", int(port)):
+        return False  # spares aiokafka's connection-error log lines while the JVM starts
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
+    )
+    try:
+        await asyncio.wait_for(admin.start(), timeout_s)
+        cluster = await asyncio.wait_for(admin.describe_cluster(), timeout_s)
+    except Exception:  # noqa: BLE001 - any failure simply means "not serving yet"
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(admin.close(), timeout_s)
+    return bool(cluster.get("brokers"))
+
+
+def serves(bootstrap: str, timeout_s: float = 5.0) -> bool:
+    return asyncio.run(_serves(bootstrap, timeout_s))
+
+
+def status(root: Path) -> Status:
+    home = BrokerHome(root)
+    pid = home.read_pid()
+    bootstrap = home.read_bootstrap()
+    running = _alive(pid)
+    return Status(running, running and bootstrap is not None and serves(bootstrap), pid, bootstrap)
+
+
+def up(
+    root: Path,
+    port: int,
+    jar_cache: Path,
+    progress: Progress,
+    ready_timeout_s: float = READY_TIMEOUT_S,
+) -> str:
+    """Start the broker in the background unless it already serves; return its bootstrap address."""
+    home = BrokerHome(root)
+    current = status(root)
+    if current.serving and current.bootstrap:
+        progress(f"Kafka already serves at {current.bootstrap} (pid {current.pid})")
+        return current.bootstrap
+    if current.running:
+        msg = (
+            f"a broker process (pid {current.pid}) runs from {root} but does not serve:"
+            " run 'imx kafka down'"
+        )
+        raise LocalKafkaError(msg)
+    if _port_open("127.0.0.1", port):
+        msg = f"port {port} is already in use on 127.0.0.1: choose another with --port"
+        raise LocalKafkaError(msg)
+    java, _ = check_prerequisites()
+    jars = resolve_jars(jar_cache, progress)
+    controller_port = free_port()
+    _write_config(home, port, controller_port)
+    _format_storage(java, home, jars)
+    bootstrap = f"127.0.0.1:{port}"
+    stdout = (home.logs / "stdout.log").open("ab")
+    with stdout:
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv
+            [*_java_argv(java, home, jars, "kafka.Kafka"), str(home.properties)],
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # survives the CLI; `down` stops it by pid
+            cwd=home.root,
+        )
+    home.pidfile.write_text(str(proc.pid))
+    home.bootstrap_file.write_text(bootstrap)
+    progress(
+        f"starting Kafka {kafka_version()} (pid {proc.pid}) at {bootstrap}, logs in {home.logs}"
+    )
+    deadline = time.monotonic() + ready_timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            msg = f"Kafka exited with code {proc.returncode} while starting:\n{_log_tail(home)}"
+            raise LocalKafkaError(msg)
+        if serves(bootstrap, timeout_s=3.0):
+            progress(f"Kafka serves at {bootstrap}")
+            return bootstrap
+        time.sleep(0.5)
+    stop(root)
+    msg = f"Kafka did not serve within {ready_timeout_s:.0f}s:\n{_log_tail(home)}"
+    raise LocalKafkaError(msg)
+
+
+def _log_tail(home: BrokerHome, lines: int = 25) -> str:
+    parts = []
+    for name in ("stdout.log", "server.log"):
+        path = home.logs / name
+        if path.exists():
+            parts.extend(path.read_text(errors="replace").splitlines()[-lines:])
+    return "\n".join(parts)
+
+
+def stop(root: Path, grace_s: float = STOP_GRACE_S) -> bool:
+    """Stop the broker: SIGTERM (a clean controlled shutdown), then SIGKILL after the grace period.
+
+    Returns whether a process was running. Leaves the storage so the next ``up`` keeps the data.
+    """
+    home = BrokerHome(root)
+    pid = home.read_pid()
+    if pid is None or not _alive(pid):
+        home.pidfile.unlink(missing_ok=True)
+        return False
+    terminate(pid, grace_s)
+    home.pidfile.unlink(missing_ok=True)
+    return True
+
+
+def terminate(pid: int, grace_s: float) -> None:
+    """SIGTERM the process group, wait up to ``grace_s``, then SIGKILL; return when it is gone."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)

@@ -1,0 +1,56 @@
+"""The one settings object, read once from ``IMX_*`` variables (and ``.env``) at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The repository checkout the package runs from (``services/imx/settings.py`` → two levels up).
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+DEFAULT_KAFKA_PORT = 9092
+
+
+class Settings(BaseSettings):
+    """Everything configurable about imx. Frozen: pass it around, never mutate it."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IMX_", env_file=".env", env_file_encoding="utf-8", frozen=True, extra="ignore"
+    )
+
+    bootstrap: str = Field(
+        default=f"127.0.0.1:{DEFAULT_KAFKA_PORT}",
+        description="Kafka bootstrap servers; the default is the broker `imx kafka up` starts.",
+    )
+    home: Path = Field(
+        default=REPO_ROOT / ".imx",
+        description="Local runtime data: the local broker's storage and logs, worker state.",
+    )
+    jar_cache: Path = Field(
+        default=Path.home() / ".cache" / "imx" / "kafka-jars",
+        description="Where the pinned Kafka server jars are cached (outside the checkout).",
+    )
+    registry_path: Path = Field(default=REPO_ROOT / "deploy" / "registry" / "units.json")
+    schemas_dir: Path = Field(default=REPO_ROOT / "schemas")
+
+    partitions: int = Field(default=3, ge=1, description="Partitions of every topic (uniform).")
+    replication: int = Field(default=1, ge=1, description="Replication factor of every topic.")
+    topic_prefix: str = Field(
+        default="",
+        description="Prefix for every topic name; empty in production, unique per test run.",
+    )
+    app_id: str = Field(default="imx", description="Stream-processing app id (internal topics).")
+    web_port: int = Field(default=6066, ge=0, le=65535)
+
+    pseudonym_key: SecretStr | None = Field(
+        default=None, description="HMAC key for pseudonymising analytics deliveries."
+    )
+
+    request_timeout_s: float = Field(default=30.0, gt=0)
+
+    @property
+    def kafka_home(self) -> Path:
+        """Storage, configuration and logs of the local broker."""
+        return self.home / "kafka"

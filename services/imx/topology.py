@@ -1,0 +1,125 @@
+"""Every topic of the exchange, declared once (CONTRACT.md section 2).
+
+``imx topics ensure``, the worker, the CLI and the tests all read this module, so a topic's name,
+partitions, retention and clean-up policy are written down in exactly one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from imx.settings import Settings
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+#: Retention by role. Ingress keeps a month so history can be replayed through a new pipeline
+#: version; feeds a month so a unit system that was down catches up; the disclosure log three
+#: years, the review period we apply to police disclosure logs (LED art. 5 and 25).
+INGRESS_RETENTION_MS = 30 * DAY_MS
+FEED_RETENTION_MS = 30 * DAY_MS
+DLQ_RETENTION_MS = 30 * DAY_MS
+AUDIT_RETENTION_MS = 3 * 365 * DAY_MS
+
+#: Largest accepted report is 256 KiB (CONTRACT 5.1 TOO_LARGE); the broker must still accept a
+#: slightly larger record so that the pipeline, not the producer, rejects it with a DLQ reason.
+MAX_MESSAGE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic: its name and the settings `imx topics ensure` creates and verifies."""
+
+    name: str
+    role: str
+    key: str
+    partitions: int
+    replication: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """The topic names of one deployment (the prefix isolates test runs on a shared broker)."""
+
+    prefix: str
+    partitions: int
+    replication: int
+    unit_ids: tuple[str, ...]
+
+    @classmethod
+    def from_settings(cls, settings: Settings, unit_ids: Iterable[str]) -> Topology:
+        return cls(
+            prefix=settings.topic_prefix,
+            partitions=settings.partitions,
+            replication=settings.replication,
+            unit_ids=tuple(sorted(unit_ids)),
+        )
+
+    def ingress(self, unit_id: str) -> str:
+        return f"{self.prefix}ingress.{unit_id}"
+
+    def feed(self, unit_id: str) -> str:
+        return f"{self.prefix}feed.{unit_id}"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.prefix}dlq.ingress"
+
+    @property
+    def audit(self) -> str:
+        return f"{self.prefix}audit.disclosures"
+
+    @property
+    def schemas(self) -> str:
+        return f"{self.prefix}imx.schemas"
+
+    def unit_of_ingress(self, topic: str) -> str | None:
+        """The unit whose ingress topic this is, or None: the topic is the proof of origin."""
+        head = f"{self.prefix}ingress."
+        if not topic.startswith(head):
+            return None
+        unit = topic[len(head) :]
+        return unit if unit in self.unit_ids else None
+
+    def specs(self) -> list[TopicSpec]:
+        """Every contract topic with explicit partitions, replication and retention."""
+
+        def spec(name: str, role: str, key: str, config: dict[str, str], parts: int) -> TopicSpec:
+            return TopicSpec(name, role, key, parts, self.replication, config)
+
+        def delete_after(ms: int) -> dict[str, str]:
+            return {
+                "cleanup.policy": "delete",
+                "retention.ms": str(ms),
+                "max.message.bytes": str(MAX_MESSAGE_BYTES),
+            }
+
+        parts = self.partitions
+        out = [
+            spec(self.ingress(u), "ingress", "event_id", delete_after(INGRESS_RETENTION_MS), parts)
+            for u in self.unit_ids
+        ]
+        out += [
+            spec(
+                self.feed(u),
+                "feed",
+                "incident_id|correlation_id",
+                delete_after(FEED_RETENTION_MS),
+                parts,
+            )
+            for u in self.unit_ids
+        ]
+        out.append(spec(self.dlq, "dlq", "source key", delete_after(DLQ_RETENTION_MS), parts))
+        out.append(spec(self.audit, "audit", "event_id", delete_after(AUDIT_RETENTION_MS), parts))
+        # One partition keeps the schema log totally ordered; it is tiny and compacted.
+        out.append(
+            spec(
+                self.schemas,
+                "schemas",
+                "fingerprint",
+                {"cleanup.policy": "compact", "retention.ms": "-1"},
+                1,
+            )
+        )
+        return out
