@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import uuid
@@ -10,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from imx.admin import ensure_topics
+from imx.registry import load_registry
 from imx.settings import Settings
+from imx.topology import Topology
 from tests.support.kafka import broker
 
 TIERS = ("unit", "integration", "e2e")
@@ -64,3 +68,12 @@ def cli_env(settings: Settings) -> dict[str, str]:
         IMX_APP_ID=settings.app_id,
     )
     return env
+
+
+@pytest.fixture
+def topology(settings: Settings) -> Topology:
+    """The test's contract topics, created on the broker."""
+    topology = Topology.from_settings(settings, load_registry(settings.registry_path).ids())
+    result = asyncio.run(ensure_topics(settings.bootstrap, topology.specs()))
+    assert result.ok, result.mismatched
+    return topology

@@ -79,6 +79,8 @@ def load_registry(path: Path | None = None) -> Registry:
         raise RegistryError(msg) from exc
     try:
         data = json.loads(text, object_pairs_hook=_reject_duplicate_keys)
+    except RegistryError:
+        raise
     except ValueError as exc:
         msg = f"the unit registry {source} is not valid JSON: {exc}"
         raise RegistryError(msg) from exc

@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from imx.cli import kafka_cmd, topics_cmd
+from imx.cli import kafka_cmd, publish_cmd, read_cmds, schemas_cmd, topics_cmd
 from imx.cli.common import EXIT_FAILURE, EXIT_USAGE, CliError
 from imx.logs import configure_logging
 from imx.settings import Settings
@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     kafka_cmd.register(commands)
     topics_cmd.register(commands)
+    publish_cmd.register(commands)
+    read_cmds.register(commands)
+    schemas_cmd.register(commands)
     return parser
 
 

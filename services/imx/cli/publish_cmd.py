@@ -1,0 +1,179 @@
+"""``imx publish --unit U [FILE|-] [--no-check]``: JSON-lines reports onto ``ingress.U``.
+
+All lines are checked before anything is sent, so a file with one bad line sends nothing and
+the user fixes it and publishes again; the pipeline's event-id de-duplication makes a re-publish
+of the good lines harmless anyway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from imx.cli.common import EXIT_OK, EXIT_USAGE, CliError
+from imx.kafkaio import make_producer
+from imx.registry import Registry, load_registry
+from imx.schema.codec import EncodingError, encode_report
+from imx.schema.jsonform import JsonFormError, from_json
+from imx.schema.loader import SchemaSet, load_schemas
+from imx.schema.validation import check_clock, validate_report
+from imx.schemastore import SchemaStore
+from imx.settings import Settings
+from imx.topology import Topology
+
+
+def register(commands: Any) -> None:
+    cmd = commands.add_parser("publish", help="publish JSON-lines reports as a unit")
+    cmd.add_argument("--unit", required=True, help="the publishing unit's id (ingress.<unit>)")
+    cmd.add_argument("file", nargs="?", default="-", help="JSON-lines file, or - for stdin")
+    cmd.add_argument(
+        "--no-check",
+        action="store_true",
+        help="skip local checks and send lines as they are (the pipeline still validates)",
+    )
+    cmd.set_defaults(handler=_publish)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    line: int
+    key: bytes | None
+    value: bytes
+    event_id: str | None
+    type_name: str | None
+
+
+def _publish(args: argparse.Namespace, settings: Settings) -> int:
+    registry = load_registry(settings.registry_path)
+    if args.unit not in registry:
+        msg = f"unknown unit {args.unit!r}: not in the registry"
+        raise CliError(msg, EXIT_USAGE)
+    lines = _read_lines(args.file)
+    schemas = load_schemas(settings.schemas_dir)
+    now = datetime.now(UTC)
+    if args.no_check:
+        outgoing = [_unchecked(number, text, now, schemas) for number, text in lines]
+    else:
+        outgoing, errors = _checked(lines, args.unit, registry, now, schemas)
+        if errors:
+            for error in errors:
+                print(error, file=sys.stderr)
+            msg = f"{len(errors)} invalid line(s); nothing was published"
+            raise CliError(msg, EXIT_USAGE)
+    topology = Topology.from_settings(settings, registry.ids())
+    try:
+        asyncio.run(
+            _send(settings, topology, schemas, unit=args.unit, outgoing=outgoing, out=sys.stdout)
+        )
+    except CliError:
+        raise
+    except Exception as exc:  # aiokafka's errors share no common base class
+        msg = f"publishing to {settings.bootstrap} failed: {exc!r}"
+        raise CliError(msg) from exc
+    return EXIT_OK
+
+
+def _read_lines(source: str) -> list[tuple[int, str]]:
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        msg = f"cannot read {source}: {exc.strerror}"
+        raise CliError(msg, EXIT_USAGE) from exc
+    except UnicodeDecodeError as exc:
+        msg = f"{source} is not UTF-8 text: {exc.reason} at byte {exc.start}"
+        raise CliError(msg, EXIT_USAGE) from exc
+    # JSON lines end in "\n" only: str.splitlines would also split at U+2028 inside a string.
+    lines = (line.rstrip("\r") for line in text.split("\n"))
+    return [(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
+
+
+def _checked(
+    lines: list[tuple[int, str]], unit: str, registry: Registry, now: datetime, schemas: SchemaSet
+) -> tuple[list[Outgoing], list[str]]:
+    outgoing: list[Outgoing] = []
+    errors: list[str] = []
+    seen: dict[str, int] = {}
+    for number, text in lines:
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            errors.append(f"line {number}: not JSON: {exc.msg} at column {exc.colno}")
+            continue
+        if not isinstance(obj, dict):
+            errors.append(f"line {number}: a report must be a JSON object")
+            continue
+        try:
+            report = from_json(obj, schemas)
+        except JsonFormError as exc:
+            errors.append(f"line {number}: {exc}")
+            continue
+        if report["reported_at"] is None:
+            report["reported_at"] = now
+        problems = [f"{v.field}: {v.detail} ({v.code})" for v in validate_report(report, registry)]
+        if report["reporting_unit"] != unit:
+            problems.append(
+                f"reporting_unit: {report['reporting_unit']!r} is not the publishing unit "
+                f"{unit!r} (SPOOFED_UNIT)"
+            )
+        skew = check_clock(report, now)
+        if skew is not None:
+            problems.append(f"{skew.field}: {skew.detail} ({skew.code})")
+        event_id = str(report["event_id"])
+        if event_id in seen:
+            problems.append(f"event_id: {event_id} already used on line {seen[event_id]}")
+        seen.setdefault(event_id, number)
+        if problems:
+            errors.extend(f"line {number}: {p}" for p in problems)
+            continue
+        value = encode_report(report, schemas)
+        outgoing.append(Outgoing(number, event_id.encode(), value, event_id, report["type"]))
+    return outgoing, errors
+
+
+def _unchecked(number: int, text: str, now: datetime, schemas: SchemaSet) -> Outgoing:
+    """Encode what can be encoded; send the raw line otherwise, for the pipeline to reject."""
+    try:
+        report = from_json(json.loads(text), schemas)
+        if report["reported_at"] is None:
+            report["reported_at"] = now
+        event_id = str(report["event_id"])
+        value = encode_report(report, schemas)
+        return Outgoing(number, event_id.encode(), value, event_id, report["type"])
+    except (json.JSONDecodeError, JsonFormError, EncodingError, TypeError, AttributeError):
+        raw = text.rstrip("\n").encode("utf-8")
+        return Outgoing(number, None, raw, None, None)
+
+
+async def _send(
+    settings: Settings,
+    topology: Topology,
+    schemas: SchemaSet,
+    *,
+    unit: str,
+    outgoing: list[Outgoing],
+    out: TextIO,
+) -> None:
+    topic = topology.ingress(unit)
+    store = SchemaStore(settings.bootstrap, topology.schemas, schemas)
+    producer = make_producer(settings.bootstrap)
+    await asyncio.wait_for(producer.start(), settings.request_timeout_s)
+    try:
+        used = {o.type_name for o in outgoing if o.type_name}
+        await store.ensure_published(producer, [schemas.report(t) for t in sorted(used)])
+        pending = [(o, await producer.send(topic, o.value, key=o.key)) for o in outgoing]
+        for item, future in pending:
+            meta = await asyncio.wait_for(future, settings.request_timeout_s)
+            label = item.event_id or f"(line {item.line}, sent unchecked as raw bytes)"
+            print(
+                f"{label}\t{item.type_name or '-'}\t{meta.topic}[{meta.partition}]@{meta.offset}",
+                file=out,
+                flush=True,
+            )
+    finally:
+        await asyncio.wait_for(producer.stop(), settings.request_timeout_s)
