@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     )
 
     request_timeout_s: float = Field(default=30.0, gt=0)
+    session_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Consumer-group session timeout: how soon a crashed worker's partitions move.",
+    )
+    commit_interval_s: float = Field(
+        default=1.0, gt=0, description="How often workers commit processed offsets."
+    )
 
     @property
     def kafka_home(self) -> Path:

@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from imx.cli import kafka_cmd, publish_cmd, read_cmds, schemas_cmd, topics_cmd
+from imx.cli import kafka_cmd, publish_cmd, read_cmds, schemas_cmd, topics_cmd, worker_cmd
 from imx.cli.common import EXIT_FAILURE, EXIT_USAGE, CliError
 from imx.logs import configure_logging
 from imx.settings import Settings
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     publish_cmd.register(commands)
     read_cmds.register(commands)
     schemas_cmd.register(commands)
+    worker_cmd.register(commands)
     return parser
 
 

@@ -117,7 +117,7 @@ def disclosure_record(delivery: Mapping[str, Any], at: datetime) -> dict[str, An
         "correlation_id": correlation["correlation_id"] if correlation is not None else None,
         "recipient": delivery["recipient"],
         "rules": list(delivery["rules"]),
-        "justification": justification(delivery["rules"]),
+        "justification": "; ".join(justification(delivery["rules"])),
         "at": at,
         "contains_personal_data": contains_personal_data(delivery),
         "pseudonymised": Rule.ANALYTICS.value in delivery["rules"],

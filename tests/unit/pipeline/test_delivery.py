@@ -173,7 +173,7 @@ def test_disclosure_record_of_a_report(build, timing) -> None:
     assert audit["correlation_id"] is None
     assert audit["recipient"] == "gpd-satit"
     assert audit["rules"] == ["analytics"]
-    assert audit["justification"] == [RULE_DESCRIPTIONS[Rule.ANALYTICS]]
+    assert audit["justification"] == RULE_DESCRIPTIONS[Rule.ANALYTICS]
     assert audit["at"] == timing.delivered_at
     assert audit["contains_personal_data"] is True
     assert audit["pseudonymised"] is True

@@ -1,0 +1,37 @@
+"""``imx worker [--web-port N]``: one stream-processing worker (all agents)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from imx.cli.common import EXIT_USAGE, CliError
+from imx.settings import Settings
+
+
+def register(commands: Any) -> None:
+    cmd = commands.add_parser(
+        "worker", help="run one stream-processing worker; several share the work"
+    )
+    cmd.add_argument(
+        "--web-port", type=int, help="port for /metrics (default: $IMX_WEB_PORT, 6066)"
+    )
+    cmd.set_defaults(handler=_worker)
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here: faust is heavy, and only this command needs it.
+    import faust  # noqa: PLC0415
+
+    from imx.worker.app import WorkerConfigError, build  # noqa: PLC0415
+
+    web_port = settings.web_port if args.web_port is None else args.web_port
+    datadir = settings.home / f"worker-{web_port}"
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        built = build(settings, web_port, datadir)
+    except WorkerConfigError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+    worker = faust.Worker(built.app, loglevel=args.log_level, quiet=True, override_logging=False)
+    # Runs until SIGTERM or SIGINT, then exits the process itself.
+    worker.execute_from_commandline()

@@ -1,0 +1,230 @@
+"""What the stateful stage remembers, and how it forgets (event time, bounded).
+
+Five key-value tables, each a ``MutableMapping`` of JSON-friendly values: faust tables in the
+worker (RocksDB with changelogs), plain dicts in tests.
+
+- ``events``: event id → summary of an accepted report (content digest, event time, incident,
+  unit, type, handling). Serves exact de-duplication, ``related_event_ids`` and RFI look-ups.
+- ``candidates``: 30-minute bucket of ``occurred_at`` → incident candidates in it.
+- ``entities``: ``kind:key`` → index entries of reports that carried the entity key.
+- ``journal``: day of the watermark → the keys written that day, so expiry never scans a table.
+- ``meta``: the watermark (newest ``occurred_at`` seen) and the last day swept.
+
+Expiry follows the watermark, not the wall clock, so a replay of history forgets exactly what the
+live run forgot. A key is journalled under the watermark day of its write; once that day is
+older than the table's retention it is re-checked and dropped if nothing newer keeps it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from imx.pipeline.correlate import CORRELATION_WINDOW, IndexEntry
+from imx.pipeline.dedup import SeenEvent
+from imx.pipeline.entities import EntityKey
+from imx.pipeline.incidents import CANDIDATE_RETENTION, MATCH_WINDOW, IncidentCandidate
+
+Table = MutableMapping[str, Any]
+
+BUCKET = MATCH_WINDOW
+#: Event summaries serve related-event and RFI look-ups as long as correlation looks back.
+EVENT_RETENTION = CORRELATION_WINDOW + timedelta(days=1)
+ENTITY_RETENTION = CORRELATION_WINDOW + timedelta(days=1)
+CANDIDATE_DAYS = 1 + CANDIDATE_RETENTION // timedelta(days=1)
+WATERMARK = "watermark"
+SWEPT = "swept_day"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MILLISECOND = timedelta(milliseconds=1)
+
+
+# Integer arithmetic: through float seconds, some instants after 2038 came back a millisecond
+# early, moving stored times across window and bucket edges.
+def to_ms(moment: datetime) -> int:
+    return (moment - EPOCH) // MILLISECOND
+
+
+def from_ms(ms: int) -> datetime:
+    return EPOCH + ms * MILLISECOND
+
+
+def day_of(moment: datetime) -> int:
+    return to_ms(moment) // 86_400_000
+
+
+def bucket_of(moment: datetime) -> int:
+    return to_ms(moment) // (int(BUCKET.total_seconds()) * 1000)
+
+
+@dataclass(frozen=True)
+class EventSummary:
+    """What ``events`` keeps about one accepted report."""
+
+    event_id: str
+    digest: str
+    occurred_at: datetime
+    incident_id: str
+    unit: str
+    type: str
+    handling: str
+    duplicate_of: str | None
+    source: str  # the input record that was accepted as this event (see Core.decide)
+
+    def seen(self) -> SeenEvent:
+        return SeenEvent(self.digest, self.occurred_at)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "d": self.digest,
+            "o": to_ms(self.occurred_at),
+            "i": self.incident_id,
+            "u": self.unit,
+            "t": self.type,
+            "h": self.handling,
+            "p": self.duplicate_of,
+            "s": self.source,
+        }
+
+    @classmethod
+    def from_json(cls, event_id: str, raw: dict[str, Any]) -> EventSummary:
+        return cls(
+            event_id,
+            raw["d"],
+            from_ms(raw["o"]),
+            raw["i"],
+            raw["u"],
+            raw["t"],
+            raw["h"],
+            raw["p"],
+            raw["s"],
+        )
+
+
+def candidate_to_json(c: IncidentCandidate) -> list[Any]:
+    return [c.event_id, c.type, c.unit, to_ms(c.occurred_at), c.lat, c.lon, c.persons,
+            c.incident_id]  # fmt: skip
+
+
+def candidate_from_json(raw: list[Any]) -> IncidentCandidate:
+    event_id, kind, unit, occurred, lat, lon, persons, incident = raw
+    return IncidentCandidate(event_id, kind, unit, from_ms(occurred), lat, lon, persons, incident)
+
+
+def entry_to_json(e: IndexEntry) -> list[Any]:
+    return [e.event_id, e.incident_id, to_ms(e.occurred_at), e.unit, e.handling]
+
+
+def entry_from_json(raw: list[Any]) -> IndexEntry:
+    event_id, incident, occurred, unit, handling = raw
+    return IndexEntry(event_id, incident, from_ms(occurred), unit, handling)
+
+
+def entity_name(key: EntityKey) -> str:
+    return f"{key.kind}:{key.key}"
+
+
+@dataclass
+class PipelineState:
+    """The tables of the stateful stage, with typed accessors and event-time expiry."""
+
+    events: Table
+    candidates: Table
+    entities: Table
+    journal: Table
+    meta: Table
+
+    def event(self, event_id: str) -> EventSummary | None:
+        raw = self.events.get(event_id)
+        return None if raw is None else EventSummary.from_json(event_id, raw)
+
+    def put_event(self, summary: EventSummary) -> None:
+        self.events[summary.event_id] = summary.to_json()
+        self._journal("events", summary.event_id)
+
+    def candidates_near(self, moment: datetime) -> Iterator[IncidentCandidate]:
+        """Candidates whose bucket lies within the match window either side of ``moment``."""
+        centre = bucket_of(moment)
+        for bucket in (centre - 1, centre, centre + 1):
+            for raw in self.candidates.get(str(bucket), ()):
+                yield candidate_from_json(raw)
+
+    def add_candidate(self, candidate: IncidentCandidate) -> None:
+        key = str(bucket_of(candidate.occurred_at))
+        others = [c for c in self.candidates.get(key, ()) if c[0] != candidate.event_id]
+        self.candidates[key] = [*others, candidate_to_json(candidate)]
+        self._journal("candidates", key)
+
+    def entries(self, key: EntityKey) -> list[IndexEntry]:
+        return [entry_from_json(raw) for raw in self.entities.get(entity_name(key), ())]
+
+    def put_entries(self, key: EntityKey, entries: tuple[IndexEntry, ...]) -> None:
+        name = entity_name(key)
+        self.entities[name] = [entry_to_json(e) for e in entries]
+        self._journal("entities", name)
+
+    @property
+    def watermark(self) -> datetime | None:
+        ms = self.meta.get(WATERMARK)
+        return None if ms is None else from_ms(ms)
+
+    def advance(self, occurred_at: datetime) -> None:
+        """Move the watermark forward and drop whatever fell out of every retention."""
+        current = self.watermark
+        if current is not None and occurred_at <= current:
+            return
+        self.meta[WATERMARK] = to_ms(occurred_at)
+        today = day_of(occurred_at)
+        swept = self.meta.get(SWEPT)
+        if swept is None:
+            self.meta[SWEPT] = today
+            return
+        for day in range(swept + 1, today + 1):
+            self._sweep(day, occurred_at)
+        self.meta[SWEPT] = today
+
+    def _journal(self, table: str, key: str) -> None:
+        # advance() runs before any write, so the swept day is the watermark's day.
+        day = str(self.meta.get(SWEPT, 0))
+        written = self.journal.get(day) or {}
+        keys = written.get(table, [])
+        if key not in keys:
+            self.journal[day] = {**written, table: [*keys, key]}
+
+    def _sweep(self, day: int, watermark: datetime) -> None:
+        """On reaching ``day``, expire the journal days that every retention has passed."""
+        for table, retention_days in (
+            ("events", EVENT_RETENTION.days),
+            ("entities", ENTITY_RETENTION.days),
+            ("candidates", CANDIDATE_DAYS),
+        ):
+            old = str(day - retention_days - 1)
+            written = self.journal.get(old)
+            if not written or table not in written:
+                continue
+            for key in written[table]:
+                self._expire(table, key, watermark)
+            rest = {k: v for k, v in written.items() if k != table}
+            if rest:
+                self.journal[old] = rest
+            else:
+                self.journal.pop(old, None)
+
+    def _expire(self, table: str, key: str, watermark: datetime) -> None:
+        if table == "events":
+            summary = self.event(key)
+            if summary is not None and summary.occurred_at < watermark - EVENT_RETENTION:
+                self.events.pop(key, None)
+        elif table == "candidates":
+            if from_ms((int(key) + 1) * int(BUCKET.total_seconds()) * 1000) < (
+                watermark - CANDIDATE_RETENTION
+            ):
+                self.candidates.pop(key, None)
+        else:
+            horizon = watermark - ENTITY_RETENTION
+            kept = [raw for raw in self.entities.get(key, ()) if from_ms(raw[2]) >= horizon]
+            if kept:
+                self.entities[key] = kept
+            else:
+                self.entities.pop(key, None)

@@ -1,0 +1,1 @@
+"""The stream-processing worker: the faust app and its agents."""

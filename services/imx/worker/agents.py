@@ -1,0 +1,228 @@
+"""The two stream-processing agents: read, call the pure logic, keep state, write.
+
+Headers carry what the next hop needs about a record's origin, so the bytes a unit published
+travel untouched from ingress to the accepted topic and, if rejected later, to the DLQ.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from imx.metrics import Metrics
+from imx.pipeline.core import ACCEPTED, DUPLICATE, Core, Outcome
+from imx.pipeline.screen import Rejection, screen
+from imx.pipeline.state import PipelineState
+from imx.registry import Registry
+from imx.schema.codec import CodecError, decode_report, encode, encode_delivery
+from imx.schema.loader import SchemaSet
+from imx.schemastore import SchemaStore
+from imx.topology import Topology
+from imx.worker.sink import ID_HEADER, SRC_HEADER, IdempotentSink
+
+log = structlog.get_logger(__name__)
+
+Agent = Callable[[Any], Coroutine[Any, Any, None]]
+
+SOURCE_TOPIC = "imx-source-topic"
+SOURCE_PARTITION = "imx-source-partition"
+SOURCE_OFFSET = "imx-source-offset"
+UNIT = "imx-unit"
+INGESTED_AT = "imx-ingested-at"
+PUBLISHED_AT = "imx-published-at"
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """Everything the agents use, built once by the composition root."""
+
+    registry: Registry
+    schemas: SchemaSet
+    topology: Topology
+    metrics: Metrics
+    store: SchemaStore
+    core: Core
+    state: PipelineState
+    sink: IdempotentSink
+    accepted: Any
+    dlq: Any
+    audit: Any
+    feeds: Mapping[str, Any]
+    clock: Callable[[], datetime]
+
+
+def _ms(moment: datetime) -> bytes:
+    return str(int(moment.timestamp() * 1000)).encode()
+
+
+def _from_ms(raw: bytes | None, default: datetime) -> datetime:
+    return default if raw is None else datetime.fromtimestamp(int(raw) / 1000, tz=UTC)
+
+
+def dlq_headers(
+    rejection: Rejection, topic: str, partition: int, offset: int, unit: str
+) -> dict[str, bytes]:
+    return {
+        "imx-error-code": rejection.code.encode(),
+        "imx-error-detail": rejection.detail.encode("utf-8"),
+        SOURCE_TOPIC: topic.encode(),
+        SOURCE_PARTITION: str(partition).encode(),
+        SOURCE_OFFSET: str(offset).encode(),
+        UNIT: unit.encode(),
+    }
+
+
+def intake_agent(w: Wiring) -> Agent:
+    """Screen every ingress record; forward the good ones, dead-letter the rest."""
+
+    async def intake(stream: AsyncIterator[Any]) -> None:
+        async for event in stream.events():  # type: ignore[attr-defined]
+            started = time.perf_counter()
+            message = event.message
+            now = w.clock()
+            unit = w.topology.unit_of_ingress(message.topic) or ""
+            w.metrics.report_received(unit, now.timestamp())
+            value: bytes | None = message.value
+            if value is not None:
+                await w.store.prepare(value)
+            published_at = datetime.fromtimestamp(message.timestamp, tz=UTC)
+            result = screen(
+                value,
+                unit,
+                published_at=published_at,
+                now=now,
+                registry=w.registry,
+                writer_lookup=w.store.lookup,
+                schemas=w.schemas,
+            )
+            if isinstance(result, Rejection):
+                w.metrics.report_rejected(result.code)
+                headers = dlq_headers(
+                    result, message.topic, message.partition, message.offset, unit
+                )
+                await w.dlq.send(key=message.key, value=value or b"", headers=headers)
+                log.info("rejected", code=result.code, topic=message.topic,
+                         partition=message.partition, offset=message.offset)  # fmt: skip
+            else:
+                await w.accepted.send(
+                    key=result["event_id"].encode(),
+                    value=value,
+                    headers={
+                        SOURCE_TOPIC: message.topic.encode(),
+                        SOURCE_PARTITION: str(message.partition).encode(),
+                        SOURCE_OFFSET: str(message.offset).encode(),
+                        UNIT: unit.encode(),
+                        INGESTED_AT: _ms(now),
+                        PUBLISHED_AT: _ms(published_at),
+                    },
+                )
+            w.metrics.stage_took("intake", time.perf_counter() - started)
+
+    return intake
+
+
+def core_agent(w: Wiring) -> Agent:
+    """De-duplicate, match, correlate, route and deliver, one accepted report at a time."""
+
+    async def core(stream: AsyncIterator[Any]) -> None:
+        async for event in stream.events():  # type: ignore[attr-defined]
+            message = event.message
+            if w.sink.needs_recovery(message.offset):
+                await w.sink.recover(message.offset, int(message.timestamp * 1000))
+            await _process(w, message)
+            w.sink.processed(message.offset)
+
+    return core
+
+
+async def _process(w: Wiring, message: Any) -> None:
+    started = time.perf_counter()
+    headers = dict(message.headers or ())
+    topic = headers.get(SOURCE_TOPIC, b"").decode()
+    partition = int(headers.get(SOURCE_PARTITION, b"-1"))
+    offset = int(headers.get(SOURCE_OFFSET, b"-1"))
+    unit = headers.get(UNIT, b"").decode()
+    now = w.clock()
+    await w.store.prepare(message.value)
+    try:
+        report = _decode(w, message.value, headers, now)
+    except CodecError as exc:  # the intake decoded it; only a schema that vanished gets here
+        rejection = Rejection(exc.code, str(exc))
+        await _dead_letter(w, message, rejection, (topic, partition, offset, unit))
+        return
+    outcome = w.core.decide(
+        report,
+        w.state,
+        ingested_at=_from_ms(headers.get(INGESTED_AT), now),
+        source=str(message.offset),
+    )
+    if outcome.status == DUPLICATE:
+        w.metrics.exact_duplicate()
+    elif outcome.rejection is not None:
+        await _dead_letter(w, message, outcome.rejection, (topic, partition, offset, unit))
+    if outcome.status == ACCEPTED:
+        await _deliver(w, message.offset, report, outcome)
+    w.metrics.stage_took("core", time.perf_counter() - started)
+
+
+def _decode(w: Wiring, value: bytes, headers: Mapping[str, bytes], now: datetime) -> dict[str, Any]:
+    report = decode_report(value, w.store.lookup, w.schemas)
+    if report["reported_at"] is None:
+        report["reported_at"] = _from_ms(headers.get(PUBLISHED_AT), now)
+    return report
+
+
+async def _dead_letter(
+    w: Wiring, message: Any, rejection: Rejection, origin: tuple[str, int, int, str]
+) -> None:
+    w.metrics.report_rejected(rejection.code)
+    marker = f"dlq:{message.offset}"
+    if w.sink.already(marker):
+        return
+    headers = dlq_headers(rejection, *origin)
+    headers[SRC_HEADER] = str(message.offset).encode()
+    headers[ID_HEADER] = marker.encode()
+    await w.dlq.send(key=message.key, value=message.value, headers=headers)
+
+
+async def _deliver(w: Wiring, src: int, report: dict[str, Any], outcome: Outcome) -> None:
+    w.metrics.report_accepted(report["reporting_unit"], report["type"])
+    if outcome.duplicate_of is not None:
+        w.metrics.incident_duplicate()
+    for correlation in outcome.correlations:
+        w.metrics.correlation_emitted(correlation.entity.kind)
+    disclosure_schema = w.schemas.disclosure()
+    for delivery in outcome.deliveries:
+        delivery_id = delivery.record["delivery_id"]
+        audit_id = f"audit:{delivery_id}"
+        if not w.sink.already(delivery_id):
+            await w.feeds[delivery.recipient].send(
+                key=delivery.key.encode(),
+                value=encode_delivery(delivery.record, w.schemas),
+                headers={SRC_HEADER: str(src).encode(), ID_HEADER: delivery_id.encode()},
+            )
+        if not w.sink.already(audit_id):
+            subject = delivery.disclosure["event_id"] or delivery.disclosure["correlation_id"]
+            await w.audit.send(
+                key=subject.encode(),
+                value=encode(disclosure_schema, delivery.disclosure),
+                headers={SRC_HEADER: str(src).encode(), ID_HEADER: audit_id.encode()},
+            )
+        timing = delivery.record["timing"]
+        delivered_at = timing["delivered_at"]
+        w.metrics.delivered(
+            delivery.recipient,
+            delivery.level,
+            tuple(delivery.record["rules"]),
+            _seconds(delivered_at, timing["reported_at"]),
+            _seconds(delivered_at, timing["occurred_at"]),
+        )
+
+
+def _seconds(later: datetime, earlier: datetime | None) -> float | None:
+    return None if earlier is None else (later - earlier).total_seconds()

@@ -1,0 +1,124 @@
+"""The composition root: settings, registry, schemas, metrics and the faust app, wired once.
+
+Two agents (ARCHITECTURE.md section 2):
+
+- ``intake`` reads every ``ingress.<unit>`` topic (all partitions, in parallel across workers),
+  screens each record (size, decoding, proof of origin, values, units, clock), sends rejects to
+  ``dlq.ingress`` and forwards the rest, bytes untouched, to the internal ``<app>-accepted``
+  topic.
+- ``core`` reads ``<app>-accepted``, which has ONE partition: exact de-duplication, RFIs,
+  incidents and correlation need to see every report, and real volumes (10^4 reports a day at
+  a surge) are far below what one partition carries. Its tables therefore have one partition;
+  a second worker holds a standby copy and takes over on failure. It writes deliveries to the
+  feeds, disclosures to the audit log, and event-id conflicts and unknown RFIs to the DLQ.
+
+Nothing here connects to Kafka at import time; ``build`` returns an app for ``Worker`` to run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faust
+from faust.sensors.prometheus import setup_prometheus_sensors
+
+from imx.metrics import Metrics
+from imx.pipeline.core import Core
+from imx.pipeline.state import PipelineState
+from imx.registry import Registry, load_registry
+from imx.schema.loader import SchemaSet, load_schemas
+from imx.schemastore import SchemaStore
+from imx.settings import Settings
+from imx.topology import Topology
+from imx.worker.agents import Wiring, core_agent, intake_agent
+from imx.worker.sink import IdempotentSink
+
+
+class WorkerConfigError(ValueError):
+    """The worker cannot start with these settings; the message says what to set."""
+
+
+@dataclass(frozen=True)
+class Built:
+    app: faust.App
+    metrics: Metrics
+    topology: Topology
+
+
+def accepted_topic_name(settings: Settings) -> str:
+    return f"{settings.topic_prefix}{settings.app_id}-accepted"
+
+
+def build(settings: Settings, web_port: int, datadir: Path) -> Built:
+    """Build the faust app and its agents; nothing runs until a ``faust.Worker`` starts it."""
+    if settings.pseudonym_key is None:
+        msg = "IMX_PSEUDONYM_KEY is not set: the HMAC key for pseudonymising analytics deliveries"
+        raise WorkerConfigError(msg)
+    registry: Registry = load_registry(settings.registry_path)
+    schemas: SchemaSet = load_schemas(settings.schemas_dir)
+    topology = Topology.from_settings(settings, registry.ids())
+    metrics = Metrics()
+    app = faust.App(
+        f"{settings.topic_prefix}{settings.app_id}",
+        broker=[f"kafka://{server}" for server in settings.bootstrap.split(",")],
+        store="rocksdb://",  # faust uses rocksdict for this URL when python-rocksdb is absent
+        datadir=str(datadir),
+        web_port=web_port,
+        web_bind="127.0.0.1",
+        web_enabled=True,
+        processing_guarantee="at_least_once",  # see imx.worker.sink for why not exactly_once
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication,
+        topic_allow_declare=True,  # faust declares only its own internal topics here
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=max(settings.session_timeout_s / 10, 0.5),
+        broker_rebalance_timeout=settings.session_timeout_s,
+        broker_commit_interval=settings.commit_interval_s,
+        table_standby_replicas=1,
+        web_in_thread=False,
+    )
+    setup_prometheus_sensors(app, "/metrics", metrics.registry, name_prefix="faust")
+    raw: dict[str, Any] = {
+        "key_type": bytes,
+        "value_type": bytes,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+    }
+    ingress = app.topic(*(topology.ingress(u) for u in registry.ids()), **raw)
+    accepted = app.topic(accepted_topic_name(settings), partitions=1, internal=True, **raw)
+    tables = {
+        name: app.Table(name, partitions=1, key_type=str, value_type=None)
+        for name in ("events", "candidates", "entities", "journal", "meta")
+    }
+    state = PipelineState(**tables)
+    feeds = {u: app.topic(topology.feed(u), **raw) for u in registry.ids()}
+    wiring = Wiring(
+        registry=registry,
+        schemas=schemas,
+        topology=topology,
+        metrics=metrics,
+        store=SchemaStore(settings.bootstrap, topology.schemas, schemas),
+        core=Core(registry, settings.pseudonym_key.get_secret_value().encode(), _now),
+        state=state,
+        sink=IdempotentSink(
+            settings.bootstrap,
+            [*(topology.feed(u) for u in registry.ids()), topology.audit, topology.dlq],
+        ),
+        accepted=accepted,
+        dlq=app.topic(topology.dlq, **raw),
+        audit=app.topic(topology.audit, **raw),
+        feeds=feeds,
+        clock=_now,
+    )
+    app.agent(ingress, name="intake")(intake_agent(wiring))
+    app.agent(accepted, name="core")(core_agent(wiring))
+    return Built(app, metrics, topology)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
