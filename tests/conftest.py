@@ -77,3 +77,9 @@ def topology(settings: Settings) -> Topology:
     result = asyncio.run(ensure_topics(settings.bootstrap, topology.specs()))
     assert result.ok, result.mismatched
     return topology
+
+
+@pytest.fixture
+def pipeline_env(cli_env: dict[str, str], topology: Topology) -> dict[str, str]:
+    """``cli_env`` with the topics created and a pseudonymisation key: ready for workers."""
+    return {**cli_env, "IMX_PSEUDONYM_KEY": "test-only-key", "IMX_SESSION_TIMEOUT_S": "6"}

@@ -1,0 +1,161 @@
+"""Crash safety and scale-out of the worker, with real processes on a real broker.
+
+- kill -9 in the middle of a stream, restart: no accepted report is lost, no recipient sees a
+  delivery id twice, and state survives (a duplicate after the restart is still recognised).
+- Two workers side by side share the partitions and together produce what one produces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from imx.admin import ensure_topics
+from imx.registry import load_registry
+from imx.settings import Settings
+from imx.topology import Topology
+from tests.support.outputs import Outputs, collect
+from tests.support.produce import publish
+from tests.support.workers import running_worker, start_worker
+from tests.support.workload import paired_workload, workload
+
+pytestmark = pytest.mark.e2e
+
+
+def _metric(text: str, name: str, labels: str = "") -> float:
+    pattern = re.compile(rf"^{name}\{{([^}}]*)\}} (\S+)$", re.MULTILINE)
+    return sum(float(v) for lbl, v in pattern.findall(text) if labels in lbl)
+
+
+def _assert_each_delivered_once(outputs: Outputs, reports: list[dict[str, Any]]) -> None:
+    ids = collections.Counter(d["delivery_id"] for d in outputs.deliveries)
+    twice = {k: n for k, n in ids.items() if n > 1}
+    assert not twice, f"deliveries seen more than once: {twice}"
+    audits = collections.Counter(
+        (a["event_id"] or a["correlation_id"], a["recipient"]) for a in outputs.disclosures
+    )
+    assert all(n == 1 for n in audits.values()), "one disclosure per delivery"
+    assert len(outputs.disclosures) == len(outputs.deliveries)
+    # The analytics sector receives every report: none may be missing.
+    analysed = {d["report"]["event_id"] for d in outputs.to("gpd-satit") if d["kind"] == "report"}
+    assert analysed == {r["event_id"] for r in reports}
+    chain = {d["report"]["event_id"] for d in outputs.to("gpd-oc") if d["kind"] == "report"}
+    assert chain == analysed
+
+
+def test_kill_minus_nine_mid_stream_loses_nothing_and_duplicates_nothing(
+    settings: Settings, topology: Topology, pipeline_env: dict[str, str], tmp_path: Path
+) -> None:
+    registry = load_registry(settings.registry_path)
+    reports = workload(registry, 400, seed=7)
+    first = start_worker(pipeline_env, tmp_path, "first")
+    try:
+        first.wait_serving()
+        sender = threading.Thread(
+            target=lambda: asyncio.run(
+                publish(settings.bootstrap, topology, reports, rate_per_s=100)
+            ),
+        )
+        sender.start()
+        time.sleep(2.0)  # about half the stream is out, and being processed
+        first.kill()
+        sender.join(timeout=60)
+        assert not sender.is_alive()
+    finally:
+        first.stop()
+    with running_worker(pipeline_env, tmp_path, "restarted") as restarted:
+        outputs = collect(
+            settings.bootstrap,
+            topology,
+            deliveries=3 * len(reports),
+            analysed={r["event_id"] for r in reports},
+            timeout_s=120,
+        )
+        _assert_each_delivered_once(outputs, reports)
+
+        # State survived the crash: the first report again is an exact duplicate.
+        before = len(outputs.deliveries)
+        asyncio.run(publish(settings.bootstrap, topology, reports[:1]))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if _metric(restarted.metrics(), "imx_duplicates_total", 'kind="exact"') >= 1:
+                break
+            time.sleep(0.5)
+        assert _metric(restarted.metrics(), "imx_duplicates_total", 'kind="exact"') == 1
+        again = collect(settings.bootstrap, topology, deliveries=before, timeout_s=30)
+        assert len(again.deliveries) == before
+
+
+def _comparable(outputs: Outputs) -> set[tuple[Any, ...]]:
+    """Everything about the deliveries except wall-clock timing."""
+    out = set()
+    for d in outputs.deliveries:
+        item = d["report"]["event_id"] if d["kind"] == "report" else d["correlation"]["event_ids"]
+        out.add(
+            (d["delivery_id"], d["recipient"], tuple(d["rules"]), d["incident_id"],
+             d["duplicate_of"], str(item))
+        )  # fmt: skip
+    return out
+
+
+def _run(
+    settings: Settings,
+    topology: Topology,
+    env: dict[str, str],
+    logdir: Path,
+    *,
+    workers: int,
+    phases: list[list[dict[str, Any]]],
+) -> tuple[Outputs, list[str]]:
+    started = [start_worker(env, logdir, f"w{n}") for n in range(workers)]
+    try:
+        for worker in started:
+            worker.wait_serving()
+        analysed: set[str] = set()
+        outputs = Outputs()
+        for phase in phases:
+            asyncio.run(publish(settings.bootstrap, topology, phase))
+            # Each phase is fully delivered before the next starts, so which report of a
+            # matching pair comes first is fixed, whatever the number of workers.
+            analysed |= {r["event_id"] for r in phase}
+            outputs = collect(
+                settings.bootstrap, topology, deliveries=0, analysed=analysed, timeout_s=120
+            )
+        metrics = [w.metrics() for w in started]
+    finally:
+        for worker in started:
+            worker.stop()
+    return outputs, metrics
+
+
+def test_two_workers_share_the_work_and_produce_what_one_produces(
+    kafka_bootstrap: str, tmp_path: Path, pipeline_env: dict[str, str], settings: Settings
+) -> None:
+    registry = load_registry(settings.registry_path)
+    first, second = paired_workload(registry, 60, seed=11)
+    reports = [*first, *second]
+    phases = [first, second]
+    results = []
+    for workers in (1, 2):
+        prefix = f"{settings.topic_prefix}w{workers}-"
+        run_settings = settings.model_copy(update={"topic_prefix": prefix})
+        topology = Topology.from_settings(run_settings, registry.ids())
+        assert asyncio.run(ensure_topics(kafka_bootstrap, topology.specs())).ok
+        env = {**pipeline_env, "IMX_TOPIC_PREFIX": prefix}
+        results.append(_run(run_settings, topology, env, tmp_path, workers=workers, phases=phases))
+    (one, _), (two, metrics) = results
+    assert _comparable(one) == _comparable(two)
+    assert len(one.deliveries) >= 3 * len(reports)
+    matched = {d["report"]["event_id"]: d["duplicate_of"] for d in one.to("gpd-satit")}
+    assert all(matched[f["event_id"]] == r["event_id"] for r, f in zip(first, second, strict=True))
+    assert sum(1 for d in one.to("gpd-sbpok") if d["kind"] == "correlation") == 4
+    received = [_metric(text, "imx_reports_received_total") for text in metrics]
+    assert all(n > 0 for n in received), f"both workers must take ingress partitions: {received}"
+    assert sum(received) == len(reports)

@@ -1,0 +1,271 @@
+"""What the stateful stage remembers and how it forgets, in event time (state.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from imx.pipeline.correlate import IndexEntry
+from imx.pipeline.entities import EntityKey
+from imx.pipeline.incidents import IncidentCandidate
+from imx.pipeline.state import (
+    ENTITY_RETENTION,
+    EVENT_RETENTION,
+    EventSummary,
+    PipelineState,
+)
+
+from .conftest import T0, Build
+from .scenario import PRESEVO, Run, eid, fresh_state, make, table_sizes
+
+pytestmark = pytest.mark.unit
+
+DAY = timedelta(days=1)
+MIDNIGHT = T0.replace(hour=0)
+TIMES_OF_DAY = [timedelta(0), timedelta(hours=12), DAY - timedelta(milliseconds=1)]
+PLATE = EntityKey("vehicle", "VR123AB")
+
+# Avro timestamps are whole milliseconds; state must give back exactly what it was given.
+instants = st.datetimes(
+    min_value=datetime(1971, 1, 1),  # noqa: DTZ001 - bounds of a strategy with a UTC zone
+    max_value=datetime(2200, 1, 1),  # noqa: DTZ001
+    timezones=st.just(UTC),
+).map(lambda moment: moment.replace(microsecond=moment.microsecond // 1000 * 1000))
+ids = st.uuids().map(str)
+units = st.sampled_from(["bps-presevo", "ps-vranje", "gpd-oc"])
+handlings = st.sampled_from(["H0", "H1", "H2", "H3"])
+summaries = st.builds(
+    EventSummary,
+    event_id=ids,
+    digest=st.text(),
+    occurred_at=instants,
+    incident_id=ids,
+    unit=units,
+    type=st.sampled_from(["UnauthorisedBorderCrossing", "RequestForInformation"]),
+    handling=handlings,
+    duplicate_of=st.none() | ids,
+    source=st.text(),
+)
+AWKWARD = datetime(2038, 9, 21, 4, 21, 45, 134000, tzinfo=UTC)  # ms lost by float arithmetic
+
+
+def summary(event_id: str, occurred: datetime, **fields: str | None) -> EventSummary:
+    values = {
+        "digest": "ab" * 32,
+        "incident_id": event_id,
+        "unit": "bps-presevo",
+        "type": "UnauthorisedBorderCrossing",
+        "handling": "H0",
+        "duplicate_of": None,
+        "source": "ingress.bps-presevo:0:7",
+        **fields,
+    }
+    return EventSummary(event_id=event_id, occurred_at=occurred, **values)
+
+
+def candidate(event_id: str, occurred: datetime) -> IncidentCandidate:
+    return IncidentCandidate(
+        event_id, "UnauthorisedBorderCrossing", "bps-presevo", occurred, 42.3, 21.65, 12, event_id
+    )
+
+
+def entry(event_id: str, occurred: datetime) -> IndexEntry:
+    return IndexEntry(event_id, event_id, occurred, "bps-presevo", "H0")
+
+
+def written(state: PipelineState, at: datetime) -> PipelineState:
+    state.advance(at)
+    return state
+
+
+def json_round_trip(state: PipelineState) -> None:
+    """Tables hold JSON-friendly values only: faust serialises them to its changelogs."""
+    for name in ("events", "candidates", "entities", "journal", "meta"):
+        table = getattr(state, name)
+        assert json.loads(json.dumps(table)) == table, name
+
+
+@given(stored=summaries)
+@example(stored=summary(eid("x"), AWKWARD, duplicate_of=eid("y"), source="ingress.gpd-oc:3:17"))
+def test_event_summary_round_trips(stored: EventSummary) -> None:
+    state = written(fresh_state(), stored.occurred_at)
+    state.put_event(stored)
+    assert state.event(stored.event_id) == stored
+    assert state.event(stored.event_id + "-other") is None
+    json_round_trip(state)
+
+
+@given(event_id=ids, occurred=instants)
+@example(event_id=eid("x"), occurred=AWKWARD)
+def test_candidate_round_trips(event_id, occurred) -> None:
+    state = written(fresh_state(), occurred)
+    stored = candidate(event_id, occurred)
+    state.add_candidate(stored)
+    assert list(state.candidates_near(occurred)) == [stored]
+    json_round_trip(state)
+
+
+@given(first=instants, days=st.integers(0, 89))
+@example(first=AWKWARD, days=0)
+def test_entries_round_trip_in_order(first, days) -> None:
+    state = written(fresh_state(), first + timedelta(days=days))
+    stored = (entry(eid("a"), first), entry(eid("b"), first + timedelta(days=days)))
+    state.put_entries(PLATE, stored)
+    assert state.entries(PLATE) == list(stored)
+    assert state.entries(EntityKey("phone", "381641234567")) == []
+    json_round_trip(state)
+
+
+def test_candidates_near_cover_the_match_window_and_no_more_than_an_hour() -> None:
+    state = written(fresh_state(), T0 + timedelta(hours=3))
+    offsets = [-91, -61, -30, 0, 30, 59, 91]
+    for minutes in offsets:
+        state.add_candidate(candidate(f"c{minutes}", T0 + timedelta(minutes=minutes)))
+    found = {c.event_id for c in state.candidates_near(T0)}
+    assert {"c-30", "c0", "c30"} <= found  # the whole 30-minute window either side
+    assert not {"c-91", "c91"} & found  # buckets beyond the neighbours are not read
+    assert found <= {f"c{m}" for m in offsets if abs(m) < 60}
+
+
+def test_candidates_of_one_bucket_accumulate_once_per_event() -> None:
+    state = written(fresh_state(), T0)
+    state.add_candidate(candidate("first", T0))
+    state.add_candidate(candidate("second", T0 + timedelta(minutes=1)))
+    state.add_candidate(candidate("first", T0))  # the same report decided again
+    assert sorted(c.event_id for c in state.candidates_near(T0)) == ["first", "second"]
+    assert len(state.candidates) == 1
+
+
+def test_the_watermark_only_moves_forward() -> None:
+    state = fresh_state()
+    assert state.watermark is None
+    state.advance(T0)
+    assert state.watermark == T0
+    state.advance(T0 - timedelta(days=3))
+    assert state.watermark == T0
+    state.advance(T0 + timedelta(milliseconds=1))
+    assert state.watermark == T0 + timedelta(milliseconds=1)
+
+
+def test_a_late_write_before_the_watermark_is_kept() -> None:
+    state = written(fresh_state(), T0)
+    late = T0 - timedelta(days=30)
+    state.advance(late)
+    state.put_event(summary("late", late))
+    assert state.event("late") == summary("late", late)
+    assert state.watermark == T0
+
+
+@pytest.mark.parametrize("time_of_day", TIMES_OF_DAY)
+def test_an_event_summary_is_kept_for_its_retention_and_gone_a_day_later(time_of_day) -> None:
+    start = MIDNIGHT + time_of_day
+    state = written(fresh_state(), start)
+    state.put_event(summary("e", start))
+    for days in range(1, 91):  # a report a day moves the watermark
+        state.advance(start + timedelta(days=days))
+    assert state.event("e") == summary("e", start)
+    state.advance(start + EVENT_RETENTION)
+    assert state.event("e") == summary("e", start)
+    state.advance(start + EVENT_RETENTION + DAY)
+    assert state.event("e") is None
+    assert state.events == {}
+
+
+def test_a_late_event_is_gone_at_most_a_retention_and_a_day_after_its_write() -> None:
+    state = written(fresh_state(), T0)
+    state.put_event(summary("late", T0 - timedelta(days=10)))
+    state.advance(T0 + EVENT_RETENTION + DAY)
+    assert state.event("late") is None
+
+
+@pytest.mark.parametrize("time_of_day", TIMES_OF_DAY)
+def test_candidates_are_gone_after_about_a_day(time_of_day) -> None:
+    start = MIDNIGHT + time_of_day
+    state = written(fresh_state(), start)
+    state.add_candidate(candidate("c", start))
+    state.advance(start + DAY)
+    assert [c.event_id for c in state.candidates_near(start)] == ["c"]
+    state.advance(start + 2 * DAY)
+    assert list(state.candidates_near(start)) == []
+    assert state.candidates == {}
+
+
+def test_entity_entries_are_pruned_and_the_key_dropped_when_empty() -> None:
+    state = written(fresh_state(), T0)
+    state.put_entries(PLATE, (entry("old", T0),))
+    newer = T0 + timedelta(days=50)
+    state.advance(newer)
+    state.put_entries(PLATE, (entry("old", T0), entry("new", newer)))
+    state.advance(T0 + ENTITY_RETENTION)
+    assert [e.event_id for e in state.entries(PLATE)] == ["old", "new"]
+    state.advance(T0 + ENTITY_RETENTION + DAY)
+    assert state.entries(PLATE) == [entry("new", newer)]
+    state.advance(newer + ENTITY_RETENTION + DAY)
+    assert state.entries(PLATE) == []
+    assert state.entities == {}
+
+
+def test_a_key_rewritten_later_survives_the_sweep_of_its_first_day() -> None:
+    state = written(fresh_state(), T0)
+    state.put_event(summary("e", T0))
+    rewritten = T0 + timedelta(days=30)
+    state.advance(rewritten)
+    state.put_event(summary("e", rewritten, digest="cd" * 32))
+    state.advance(T0 + EVENT_RETENTION + DAY)
+    assert state.event("e") == summary("e", rewritten, digest="cd" * 32)
+    state.advance(rewritten + EVENT_RETENTION + DAY)
+    assert state.event("e") is None
+
+
+def test_a_jump_of_the_watermark_forgets_everything_behind_it() -> None:
+    state = written(fresh_state(), T0)
+    state.put_event(summary("e", T0))
+    state.add_candidate(candidate("c", T0))
+    state.put_entries(PLATE, (entry("e", T0),))
+    state.advance(T0 + timedelta(days=400))
+    assert (state.events, state.candidates, state.entities, state.journal) == ({}, {}, {}, {})
+    assert state.watermark == T0 + timedelta(days=400)
+
+
+def test_state_stays_bounded_over_200_days_of_reports(registry) -> None:
+    """Every table reaches a steady size; nothing is left that the journal cannot expire."""
+    build = Build()
+    run = Run(registry)
+    sizes = {}
+    for day in range(200):
+        suspect = build.person(birth_date="1980-01-01", phones=[f"06{day:08d}"])
+        suspect["family_name"] = f"Family {day}"
+        for name, type_, unit, hours, fields in (
+            ("ubc", "UnauthorisedBorderCrossing", "bps-presevo", 1, {}),
+            ("mdi", "MigrantsDetectedInland", "ps-presevo", 2, {}),
+            ("ms", "MigrantSmuggling", "ps-vranje", 9, {"suspects": [suspect]}),
+            (
+                "vs",
+                "VehicleSighting",
+                "bps-batrovci",
+                17,
+                {"vehicle": build.vehicle(plate=f"NS{day}")},
+            ),
+        ):
+            minutes = day * 24 * 60 + hours * 60
+            report = make(f"{name}-{day}", type_, unit, minutes, PRESEVO, **fields)
+            assert run.feed(report).status == "accepted"
+        sizes[day] = table_sizes(run.state)
+    state = run.state
+    assert sizes[199] == sizes[150] == sizes[120]
+    assert sizes[199]["events"] <= 4 * (EVENT_RETENTION.days + 2)
+    assert sizes[199]["entities"] <= 4 * (ENTITY_RETENTION.days + 2)
+    assert sizes[199]["candidates"] <= 2 * 3
+    assert sizes[199]["journal"] <= EVENT_RETENTION.days + 3
+    assert sizes[199]["meta"] == 2
+    journalled: dict[str, set[str]] = {"events": set(), "candidates": set(), "entities": set()}
+    for tables in state.journal.values():
+        for table, keys in tables.items():
+            journalled[table].update(keys)
+    for table, keys in journalled.items():
+        assert set(getattr(state, table)) <= keys, table
+    json_round_trip(state)
