@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from imx.pipeline.correlate import Correlation, IndexEntry, correlate, update_index
+from imx.pipeline.correlate import Correlation, IndexEntry, correlate
 from imx.pipeline.dedup import DedupOutcome, content_digest
 from imx.pipeline.dedup import decide as dedup
 from imx.pipeline.delivery import (
@@ -78,15 +78,15 @@ class Core:
         state: PipelineState,
         *,
         ingested_at: datetime,
-        source: str,
+        source: int,
     ) -> Outcome:
-        """Decide one report; ``source`` identifies the input record (its offset).
+        """Decide one report; ``source`` is the input record's offset (increasing).
 
         Processing is at-least-once, so the same input record can come again after a crash,
-        with the state it wrote the first time already in place. Its event summary then names
-        the same ``source``: the report is decided again with the incident it got the first
-        time, instead of being taken for a duplicate of itself, and the sink drops whatever
-        reached the output topics before the crash.
+        with the state it and later records wrote the first time already in place. Its event
+        summary then names the same ``source``: the report is decided again with the incident
+        it got the first time and against only the index entries of earlier inputs, so it
+        yields what it yielded before, and the sink drops what reached the outputs already.
         """
         event_id = report["event_id"]
         known = state.event(event_id)
@@ -115,7 +115,9 @@ class Core:
             )
         )
         keys = extract_entity_keys(report)
-        correlations = correlate(report, incident.incident_id, keys, state.entries)
+        correlations = correlate(
+            report, incident.incident_id, keys, lambda key: state.entries(key, before=source)
+        )
 
         outcome = Outcome(ACCEPTED, incident_id=incident.incident_id)
         outcome.duplicate_of = incident.duplicate_of
@@ -154,7 +156,7 @@ class Core:
             state.add_candidate(IncidentCandidate.from_report(report, incident.incident_id))
         entry = IndexEntry.from_report(report, incident.incident_id)
         for key in keys:
-            state.put_entries(key, update_index(state.entries(key), entry))
+            state.add_entry(key, entry, source)
         return outcome
 
     def _requester(self, state: PipelineState, rfi_id: str) -> str | None:

@@ -2,10 +2,11 @@
 
 A report is identified by its `event_id` and compared by a digest of its whole content as
 published (`reported_at` included: the publisher fills it in once, so a republished record is
-byte-for-byte the same report). The window is in event time and inclusive: a stored entry
-whose `occurred_at` is at most 7 days from the new report's `occurred_at` (in either direction,
-so a late report is still caught) is compared; one further away is expired and the new report
-counts as NEW, replacing it.
+byte-for-byte the same report). Identical content has the same `occurred_at`, so the contract's
+7-day event-time window is a promise about memory: the state keeps every accepted event id at
+least that long (91 days, see `imx.pipeline.state`). While an id is remembered, the same content
+is an exact duplicate and other content a conflict, however far apart in time: accepting a
+reused id as new would hand recipients a second delivery with the same delivery id.
 """
 
 from __future__ import annotations
@@ -18,10 +19,8 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+#: How long an accepted event id must at least be remembered (CONTRACT.md 5.2).
 DEDUP_WINDOW = timedelta(days=7)
-# Entries are kept a day past the window so reports arriving up to a day behind the newest
-# event time seen still find them; dropping them earlier would change replay results.
-DEDUP_RETENTION = DEDUP_WINDOW + timedelta(days=1)
 
 
 class DedupOutcome(StrEnum):
@@ -68,16 +67,8 @@ def seen_event(report: Mapping[str, Any]) -> SeenEvent:
 
 def decide(report: Mapping[str, Any], seen: SeenEvent | None) -> DedupOutcome:
     """Classify a report against what is stored for its `event_id` (None: nothing stored)."""
-    if seen is None or abs(report["occurred_at"] - seen.occurred_at) > DEDUP_WINDOW:
+    if seen is None:
         return DedupOutcome.NEW
     if content_digest(report) == seen.digest:
         return DedupOutcome.EXACT_DUPLICATE
     return DedupOutcome.CONFLICT
-
-
-def is_expired(seen: SeenEvent, watermark: datetime) -> bool:
-    """True when the entry can be dropped: older than the retention before `watermark`.
-
-    `watermark` is the newest `occurred_at` the caller has processed.
-    """
-    return seen.occurred_at < watermark - DEDUP_RETENTION

@@ -7,8 +7,10 @@ worker (RocksDB with changelogs), plain dicts in tests.
   unit, type, handling). Serves exact de-duplication, ``related_event_ids`` and RFI look-ups.
 - ``candidates``: 30-minute bucket of ``occurred_at`` → incident candidates in it.
 - ``entities``: ``kind:key`` → index entries of reports that carried the entity key.
-- ``journal``: day of the watermark → the keys written that day, so expiry never scans a table.
-- ``meta``: the watermark (newest ``occurred_at`` seen) and the last day swept.
+- ``journal``: ``table:day:chunk`` → keys written to a table on a watermark day, so expiry
+  never scans a table.
+- ``meta``: the watermark (newest ``occurred_at`` seen), the last day swept, and the number of
+  journal chunks per table and day.
 
 Expiry follows the watermark, not the wall clock, so a replay of history forgets exactly what the
 live run forgot. A key is journalled under the watermark day of its write; once that day is
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from imx.pipeline.correlate import CORRELATION_WINDOW, IndexEntry
+from imx.pipeline.correlate import CORRELATION_WINDOW, IndexEntry, update_index
 from imx.pipeline.dedup import SeenEvent
 from imx.pipeline.entities import EntityKey
 from imx.pipeline.incidents import CANDIDATE_RETENTION, MATCH_WINDOW, IncidentCandidate
@@ -34,6 +36,8 @@ BUCKET = MATCH_WINDOW
 EVENT_RETENTION = CORRELATION_WINDOW + timedelta(days=1)
 ENTITY_RETENTION = CORRELATION_WINDOW + timedelta(days=1)
 CANDIDATE_DAYS = 1 + CANDIDATE_RETENTION // timedelta(days=1)
+#: Keys per journal value: a write rewrites at most this many, however busy the day.
+JOURNAL_CHUNK = 256
 WATERMARK = "watermark"
 SWEPT = "swept_day"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -70,7 +74,7 @@ class EventSummary:
     type: str
     handling: str
     duplicate_of: str | None
-    source: str  # the input record that was accepted as this event (see Core.decide)
+    source: int  # offset of the input record accepted as this event (see Core.decide)
 
     def seen(self) -> SeenEvent:
         return SeenEvent(self.digest, self.occurred_at)
@@ -112,12 +116,12 @@ def candidate_from_json(raw: list[Any]) -> IncidentCandidate:
     return IncidentCandidate(event_id, kind, unit, from_ms(occurred), lat, lon, persons, incident)
 
 
-def entry_to_json(e: IndexEntry) -> list[Any]:
-    return [e.event_id, e.incident_id, to_ms(e.occurred_at), e.unit, e.handling]
+def entry_to_json(e: IndexEntry, source: int) -> list[Any]:
+    return [e.event_id, e.incident_id, to_ms(e.occurred_at), e.unit, e.handling, source]
 
 
 def entry_from_json(raw: list[Any]) -> IndexEntry:
-    event_id, incident, occurred, unit, handling = raw
+    event_id, incident, occurred, unit, handling, _source = raw
     return IndexEntry(event_id, incident, from_ms(occurred), unit, handling)
 
 
@@ -156,12 +160,22 @@ class PipelineState:
         self.candidates[key] = [*others, candidate_to_json(candidate)]
         self._journal("candidates", key)
 
-    def entries(self, key: EntityKey) -> list[IndexEntry]:
-        return [entry_from_json(raw) for raw in self.entities.get(entity_name(key), ())]
+    def entries(self, key: EntityKey, before: int | None = None) -> list[IndexEntry]:
+        """Index entries of ``key``; with ``before``, only those written by earlier inputs."""
+        return [
+            entry_from_json(raw)
+            for raw in self.entities.get(entity_name(key), ())
+            if before is None or raw[5] < before
+        ]
 
-    def put_entries(self, key: EntityKey, entries: tuple[IndexEntry, ...]) -> None:
+    def add_entry(self, key: EntityKey, entry: IndexEntry, source: int) -> None:
+        """Record that input ``source`` carried ``key`` (capped and expired by update_index)."""
         name = entity_name(key)
-        self.entities[name] = [entry_to_json(e) for e in entries]
+        raw = self.entities.get(name, ())
+        sources = {item[0]: item[5] for item in raw}
+        sources[entry.event_id] = source
+        kept = update_index([entry_from_json(item) for item in raw], entry)
+        self.entities[name] = [entry_to_json(e, sources[e.event_id]) for e in kept]
         self._journal("entities", name)
 
     @property
@@ -185,31 +199,33 @@ class PipelineState:
         self.meta[SWEPT] = today
 
     def _journal(self, table: str, key: str) -> None:
+        """Note ``key`` under today's watermark day, in chunks so no value grows without bound."""
         # advance() runs before any write, so the swept day is the watermark's day.
-        day = str(self.meta.get(SWEPT, 0))
-        written = self.journal.get(day) or {}
-        keys = written.get(table, [])
-        if key not in keys:
-            self.journal[day] = {**written, table: [*keys, key]}
+        day = self.meta.get(SWEPT, 0)
+        counter = f"chunks:{table}:{day}"
+        chunks = self.meta.get(counter, 0)
+        if chunks:
+            name = f"{table}:{day}:{chunks - 1}"
+            last = self.journal.get(name, [])
+            if key in last:
+                return
+            if len(last) < JOURNAL_CHUNK:
+                self.journal[name] = [*last, key]
+                return
+        self.journal[f"{table}:{day}:{chunks}"] = [key]
+        self.meta[counter] = chunks + 1
 
     def _sweep(self, day: int, watermark: datetime) -> None:
-        """On reaching ``day``, expire the journal days that every retention has passed."""
+        """On reaching ``day``, expire the journal days that each retention has passed."""
         for table, retention_days in (
             ("events", EVENT_RETENTION.days),
             ("entities", ENTITY_RETENTION.days),
             ("candidates", CANDIDATE_DAYS),
         ):
-            old = str(day - retention_days - 1)
-            written = self.journal.get(old)
-            if not written or table not in written:
-                continue
-            for key in written[table]:
-                self._expire(table, key, watermark)
-            rest = {k: v for k, v in written.items() if k != table}
-            if rest:
-                self.journal[old] = rest
-            else:
-                self.journal.pop(old, None)
+            old = day - retention_days - 1
+            for chunk in range(self.meta.pop(f"chunks:{table}:{old}", 0)):
+                for key in self.journal.pop(f"{table}:{old}:{chunk}", ()):
+                    self._expire(table, key, watermark)
 
     def _expire(self, table: str, key: str, watermark: datetime) -> None:
         if table == "events":

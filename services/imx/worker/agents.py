@@ -33,6 +33,7 @@ SOURCE_TOPIC = "imx-source-topic"
 SOURCE_PARTITION = "imx-source-partition"
 SOURCE_OFFSET = "imx-source-offset"
 UNIT = "imx-unit"
+SOURCE_KEY = "imx-source-key"  # the ingress record's own key, for a DLQ record made later
 INGESTED_AT = "imx-ingested-at"
 PUBLISHED_AT = "imx-published-at"
 
@@ -113,6 +114,7 @@ def intake_agent(w: Wiring) -> Agent:
                     key=result["event_id"].encode(),
                     value=value,
                     headers={
+                        **({SOURCE_KEY: message.key} if message.key is not None else {}),
                         SOURCE_TOPIC: message.topic.encode(),
                         SOURCE_PARTITION: str(message.partition).encode(),
                         SOURCE_OFFSET: str(message.offset).encode(),
@@ -159,7 +161,7 @@ async def _process(w: Wiring, message: Any) -> None:
         report,
         w.state,
         ingested_at=_from_ms(headers.get(INGESTED_AT), now),
-        source=str(message.offset),
+        source=message.offset,
     )
     if outcome.status == DUPLICATE:
         w.metrics.exact_duplicate()
@@ -187,7 +189,8 @@ async def _dead_letter(
     headers = dlq_headers(rejection, *origin)
     headers[SRC_HEADER] = str(message.offset).encode()
     headers[ID_HEADER] = marker.encode()
-    await w.dlq.send(key=message.key, value=message.value, headers=headers)
+    source_key = dict(message.headers or ()).get(SOURCE_KEY)
+    await w.dlq.send(key=source_key, value=message.value, headers=headers)
 
 
 async def _deliver(w: Wiring, src: int, report: dict[str, Any], outcome: Outcome) -> None:

@@ -72,11 +72,11 @@ class Run:
         self.clock = FakeClock(T0)
         self.state = fresh_state()
         self.core = Core(registry, KEY, self.clock)
-        self.sources: list[str] = []
+        self.sources: list[int] = []
 
-    def feed(self, report: dict[str, Any], source: str | None = None) -> Outcome:
+    def feed(self, report: dict[str, Any], source: int | None = None) -> Outcome:
         if source is None:
-            source = f"ingress.{report['reporting_unit']}:0:{len(self.sources)}"
+            source = len(self.sources)
             self.sources.append(source)
         ingested = report["reported_at"] + INGEST_DELAY
         self.clock.now = ingested + DELIVERY_DELAY

@@ -353,10 +353,6 @@ def test_a_resend_is_a_new_record_and_so_a_duplicate(registry) -> None:
     assert run.feed(copy.deepcopy(report)).status == DUPLICATE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a replayed record links to index entries written after its first decision",
-)
 def test_replaying_a_batch_after_a_crash_emits_no_new_correlations(registry) -> None:
     """Records n..n+2 were decided, the crash lost their offsets: all three come again."""
     names = [step.name for step in STEPS]

@@ -13,8 +13,10 @@ from imx.pipeline.correlate import IndexEntry
 from imx.pipeline.entities import EntityKey
 from imx.pipeline.incidents import IncidentCandidate
 from imx.pipeline.state import (
+    CANDIDATE_DAYS,
     ENTITY_RETENTION,
     EVENT_RETENTION,
+    JOURNAL_CHUNK,
     EventSummary,
     PipelineState,
 )
@@ -48,12 +50,12 @@ summaries = st.builds(
     type=st.sampled_from(["UnauthorisedBorderCrossing", "RequestForInformation"]),
     handling=handlings,
     duplicate_of=st.none() | ids,
-    source=st.text(),
+    source=st.integers(0, 2**40),
 )
 AWKWARD = datetime(2038, 9, 21, 4, 21, 45, 134000, tzinfo=UTC)  # ms lost by float arithmetic
 
 
-def summary(event_id: str, occurred: datetime, **fields: str | None) -> EventSummary:
+def summary(event_id: str, occurred: datetime, **fields: str | int | None) -> EventSummary:
     values = {
         "digest": "ab" * 32,
         "incident_id": event_id,
@@ -61,7 +63,7 @@ def summary(event_id: str, occurred: datetime, **fields: str | None) -> EventSum
         "type": "UnauthorisedBorderCrossing",
         "handling": "H0",
         "duplicate_of": None,
-        "source": "ingress.bps-presevo:0:7",
+        "source": 7,
         **fields,
     }
     return EventSummary(event_id=event_id, occurred_at=occurred, **values)
@@ -90,7 +92,7 @@ def json_round_trip(state: PipelineState) -> None:
 
 
 @given(stored=summaries)
-@example(stored=summary(eid("x"), AWKWARD, duplicate_of=eid("y"), source="ingress.gpd-oc:3:17"))
+@example(stored=summary(eid("x"), AWKWARD, duplicate_of=eid("y"), source=17))
 def test_event_summary_round_trips(stored: EventSummary) -> None:
     state = written(fresh_state(), stored.occurred_at)
     state.put_event(stored)
@@ -114,8 +116,10 @@ def test_candidate_round_trips(event_id, occurred) -> None:
 def test_entries_round_trip_in_order(first, days) -> None:
     state = written(fresh_state(), first + timedelta(days=days))
     stored = (entry(eid("a"), first), entry(eid("b"), first + timedelta(days=days)))
-    state.put_entries(PLATE, stored)
+    for source, item in enumerate(stored):
+        state.add_entry(PLATE, item, source)
     assert state.entries(PLATE) == list(stored)
+    assert state.entries(PLATE, before=1) == [stored[0]]
     assert state.entries(EntityKey("phone", "381641234567")) == []
     json_round_trip(state)
 
@@ -196,10 +200,10 @@ def test_candidates_are_gone_after_about_a_day(time_of_day) -> None:
 
 def test_entity_entries_are_pruned_and_the_key_dropped_when_empty() -> None:
     state = written(fresh_state(), T0)
-    state.put_entries(PLATE, (entry("old", T0),))
+    state.add_entry(PLATE, entry("old", T0), 0)
     newer = T0 + timedelta(days=50)
     state.advance(newer)
-    state.put_entries(PLATE, (entry("old", T0), entry("new", newer)))
+    state.add_entry(PLATE, entry("new", newer), 1)
     state.advance(T0 + ENTITY_RETENTION)
     assert [e.event_id for e in state.entries(PLATE)] == ["old", "new"]
     state.advance(T0 + ENTITY_RETENTION + DAY)
@@ -225,7 +229,7 @@ def test_a_jump_of_the_watermark_forgets_everything_behind_it() -> None:
     state = written(fresh_state(), T0)
     state.put_event(summary("e", T0))
     state.add_candidate(candidate("c", T0))
-    state.put_entries(PLATE, (entry("e", T0),))
+    state.add_entry(PLATE, entry("e", T0), 0)
     state.advance(T0 + timedelta(days=400))
     assert (state.events, state.candidates, state.entities, state.journal) == ({}, {}, {}, {})
     assert state.watermark == T0 + timedelta(days=400)
@@ -260,12 +264,26 @@ def test_state_stays_bounded_over_200_days_of_reports(registry) -> None:
     assert sizes[199]["events"] <= 4 * (EVENT_RETENTION.days + 2)
     assert sizes[199]["entities"] <= 4 * (ENTITY_RETENTION.days + 2)
     assert sizes[199]["candidates"] <= 2 * 3
-    assert sizes[199]["journal"] <= EVENT_RETENTION.days + 3
-    assert sizes[199]["meta"] == 2
+    # One journal chunk per table and retained day (a day's keys fit one chunk here).
+    days_kept = EVENT_RETENTION.days + ENTITY_RETENTION.days + CANDIDATE_DAYS + 3 * 2
+    assert sizes[199]["journal"] <= days_kept
+    assert sizes[199]["meta"] == 2 + sizes[199]["journal"]  # watermark, swept day, counters
     journalled: dict[str, set[str]] = {"events": set(), "candidates": set(), "entities": set()}
-    for tables in state.journal.values():
-        for table, keys in tables.items():
-            journalled[table].update(keys)
+    for name, keys in state.journal.items():
+        assert len(keys) <= JOURNAL_CHUNK
+        journalled[name.split(":")[0]].update(keys)
     for table, keys in journalled.items():
         assert set(getattr(state, table)) <= keys, table
     json_round_trip(state)
+
+
+def test_a_busy_day_spreads_its_journal_over_bounded_chunks() -> None:
+    state = written(fresh_state(), T0)
+    for n in range(3 * JOURNAL_CHUNK + 5):
+        state.put_event(summary(f"e{n}", T0))
+    chunks = sorted(k for k in state.journal if k.startswith("events:"))
+    assert len(chunks) == 4
+    assert all(len(state.journal[k]) <= JOURNAL_CHUNK for k in chunks)
+    state.advance(T0 + EVENT_RETENTION + 2 * DAY)
+    assert state.events == {}
+    assert state.journal == {}

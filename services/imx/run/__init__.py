@@ -1,0 +1,1 @@
+"""The main job on one machine (``imx run``): broker, topics, worker, simulator, live view."""

@@ -1,0 +1,1 @@
+"""Realistic synthetic reports from the LOCAL units (``imx simulate``, ``imx run``)."""
