@@ -25,6 +25,13 @@ STAGE_BUCKETS = (
 )  # fmt: skip
 
 
+LEVELS = ("LOCAL", "REGIONAL", "NATIONAL", "INTERNATIONAL")
+REJECTION_CODES = (
+    "UNDECODABLE", "UNKNOWN_SCHEMA", "SCHEMA_VIOLATION", "UNKNOWN_UNIT", "SPOOFED_UNIT",
+    "CLOCK_SKEW", "EVENT_ID_CONFLICT", "TOO_LARGE", "UNKNOWN_RFI",
+)  # fmt: skip
+
+
 class Metrics:
     """Every imx metric, registered on one registry."""
 
@@ -82,6 +89,22 @@ class Metrics:
             ["unit"],
             registry=r,
         )
+
+        self._prime()
+
+    def _prime(self) -> None:
+        """Create the series of fixed label sets up front.
+
+        Prometheus' rate() and increase() need a sample before the first event, so a series
+        born with its first rejection or first late delivery would hide that event.
+        """
+        for kind in ("exact", "incident"):
+            self._duplicates.labels(kind=kind)
+        for reason in REJECTION_CODES:
+            self._rejected.labels(reason=reason)
+        for level in LEVELS:
+            self._latency.labels(level=level)
+            self._age.labels(level=level)
 
     def report_received(self, unit: str, at_unix: float) -> None:
         self._received.labels(unit=unit).inc()

@@ -144,6 +144,13 @@ def core_agent(w: Wiring) -> Agent:
 
 async def _process(w: Wiring, message: Any) -> None:
     started = time.perf_counter()
+    try:
+        await _decide_and_write(w, message)
+    finally:
+        w.metrics.stage_took("core", time.perf_counter() - started)
+
+
+async def _decide_and_write(w: Wiring, message: Any) -> None:
     headers = dict(message.headers or ())
     topic = headers.get(SOURCE_TOPIC, b"").decode()
     partition = int(headers.get(SOURCE_PARTITION, b"-1"))
@@ -169,7 +176,6 @@ async def _process(w: Wiring, message: Any) -> None:
         await _dead_letter(w, message, outcome.rejection, (topic, partition, offset, unit))
     if outcome.status == ACCEPTED:
         await _deliver(w, message.offset, report, outcome)
-    w.metrics.stage_took("core", time.perf_counter() - started)
 
 
 def _decode(w: Wiring, value: bytes, headers: Mapping[str, bytes], now: datetime) -> dict[str, Any]:
@@ -182,10 +188,10 @@ def _decode(w: Wiring, value: bytes, headers: Mapping[str, bytes], now: datetime
 async def _dead_letter(
     w: Wiring, message: Any, rejection: Rejection, origin: tuple[str, int, int, str]
 ) -> None:
-    w.metrics.report_rejected(rejection.code)
     marker = f"dlq:{message.offset}"
     if w.sink.already(marker):
-        return
+        return  # written, and counted, before a crash
+    w.metrics.report_rejected(rejection.code)
     headers = dlq_headers(rejection, *origin)
     headers[SRC_HEADER] = str(message.offset).encode()
     headers[ID_HEADER] = marker.encode()
@@ -194,15 +200,20 @@ async def _dead_letter(
 
 
 async def _deliver(w: Wiring, src: int, report: dict[str, Any], outcome: Outcome) -> None:
-    w.metrics.report_accepted(report["reporting_unit"], report["type"])
-    if outcome.duplicate_of is not None:
-        w.metrics.incident_duplicate()
-    for correlation in outcome.correlations:
-        w.metrics.correlation_emitted(correlation.entity.kind)
+    ids = [d.record["delivery_id"] for d in outcome.deliveries]
+    if not any(w.sink.already(i) or w.sink.already(f"audit:{i}") for i in ids):
+        # Counted once: a record whose outputs were written before a crash was counted then.
+        w.metrics.report_accepted(report["reporting_unit"], report["type"])
+        if outcome.duplicate_of is not None:
+            w.metrics.incident_duplicate()
+        for correlation in outcome.correlations:
+            w.metrics.correlation_emitted(correlation.entity.kind)
     disclosure_schema = w.schemas.disclosure()
     for delivery in outcome.deliveries:
         delivery_id = delivery.record["delivery_id"]
         audit_id = f"audit:{delivery_id}"
+        if w.sink.already(delivery_id) and w.sink.already(audit_id):
+            continue
         if not w.sink.already(delivery_id):
             await w.feeds[delivery.recipient].send(
                 key=delivery.key.encode(),
