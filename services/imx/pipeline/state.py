@@ -39,6 +39,7 @@ CANDIDATE_DAYS = 1 + CANDIDATE_RETENTION // timedelta(days=1)
 #: Keys per journal value: a write rewrites at most this many, however busy the day.
 JOURNAL_CHUNK = 256
 WATERMARK = "watermark"
+PROCESSED = "processed_offset"
 SWEPT = "swept_day"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MILLISECOND = timedelta(milliseconds=1)
@@ -177,6 +178,16 @@ class PipelineState:
         kept = update_index([entry_from_json(item) for item in raw], entry)
         self.entities[name] = [entry_to_json(e, sources[e.event_id]) for e in kept]
         self._journal("entities", name)
+
+    @property
+    def processed(self) -> int | None:
+        """Offset of the last input record decided (the worker's guard against skipped input)."""
+        value = self.meta.get(PROCESSED)
+        return None if value is None else int(value)
+
+    @processed.setter
+    def processed(self, offset: int) -> None:
+        self.meta[PROCESSED] = offset
 
     @property
     def watermark(self) -> datetime | None:

@@ -1,4 +1,4 @@
-"""The two stream-processing agents: read, call the pure logic, keep state, write.
+"""The core agent (faust): read an accepted report, call the pure logic, keep state, write.
 
 Headers carry what the next hop needs about a record's origin, so the bytes a unit published
 travel untouched from ingress to the accepted topic and, if rejected later, to the DLQ.
@@ -16,14 +16,14 @@ import structlog
 
 from imx.metrics import Metrics
 from imx.pipeline.core import ACCEPTED, DUPLICATE, Core, Outcome
-from imx.pipeline.screen import Rejection, screen
+from imx.pipeline.screen import Rejection
 from imx.pipeline.state import PipelineState
 from imx.registry import Registry
 from imx.schema.codec import CodecError, decode_report, encode, encode_delivery
 from imx.schema.loader import SchemaSet
 from imx.schemastore import SchemaStore
 from imx.topology import Topology
-from imx.worker.sink import ID_HEADER, SRC_HEADER, IdempotentSink
+from imx.worker.sink import ID_HEADER, SRC_HEADER, GapReader, IdempotentSink
 
 log = structlog.get_logger(__name__)
 
@@ -50,14 +50,14 @@ class Wiring:
     core: Core
     state: PipelineState
     sink: IdempotentSink
-    accepted: Any
+    gaps: GapReader
     dlq: Any
     audit: Any
     feeds: Mapping[str, Any]
     clock: Callable[[], datetime]
 
 
-def _ms(moment: datetime) -> bytes:
+def ms_bytes(moment: datetime) -> bytes:
     return str(int(moment.timestamp() * 1000)).encode()
 
 
@@ -78,56 +78,6 @@ def dlq_headers(
     }
 
 
-def intake_agent(w: Wiring) -> Agent:
-    """Screen every ingress record; forward the good ones, dead-letter the rest."""
-
-    async def intake(stream: AsyncIterator[Any]) -> None:
-        async for event in stream.events():  # type: ignore[attr-defined]
-            started = time.perf_counter()
-            message = event.message
-            now = w.clock()
-            unit = w.topology.unit_of_ingress(message.topic) or ""
-            w.metrics.report_received(unit, now.timestamp())
-            value: bytes | None = message.value
-            if value is not None:
-                await w.store.prepare(value)
-            published_at = datetime.fromtimestamp(message.timestamp, tz=UTC)
-            result = screen(
-                value,
-                unit,
-                published_at=published_at,
-                now=now,
-                registry=w.registry,
-                writer_lookup=w.store.lookup,
-                schemas=w.schemas,
-            )
-            if isinstance(result, Rejection):
-                w.metrics.report_rejected(result.code)
-                headers = dlq_headers(
-                    result, message.topic, message.partition, message.offset, unit
-                )
-                await w.dlq.send(key=message.key, value=value or b"", headers=headers)
-                log.info("rejected", code=result.code, topic=message.topic,
-                         partition=message.partition, offset=message.offset)  # fmt: skip
-            else:
-                await w.accepted.send(
-                    key=result["event_id"].encode(),
-                    value=value,
-                    headers={
-                        **({SOURCE_KEY: message.key} if message.key is not None else {}),
-                        SOURCE_TOPIC: message.topic.encode(),
-                        SOURCE_PARTITION: str(message.partition).encode(),
-                        SOURCE_OFFSET: str(message.offset).encode(),
-                        UNIT: unit.encode(),
-                        INGESTED_AT: _ms(now),
-                        PUBLISHED_AT: _ms(published_at),
-                    },
-                )
-            w.metrics.stage_took("intake", time.perf_counter() - started)
-
-    return intake
-
-
 def core_agent(w: Wiring) -> Agent:
     """De-duplicate, match, correlate, route and deliver, one accepted report at a time."""
 
@@ -135,7 +85,16 @@ def core_agent(w: Wiring) -> Agent:
         async for event in stream.events():  # type: ignore[attr-defined]
             message = event.message
             if w.sink.needs_recovery(message.offset):
-                await w.sink.recover(message.offset, int(message.timestamp * 1000))
+                # faust can resume a partition past records it never processed (see
+                # imx.worker.intake); the core's own state says where it really stopped.
+                missed = await w.gaps.missed(
+                    message.topic, message.partition, message.offset, w.state.processed
+                )
+                first_ms = missed[0].timestamp if missed else int(message.timestamp * 1000)
+                await w.sink.recover(missed[0].offset if missed else message.offset, first_ms)
+                for record in missed:
+                    await _process(w, record)
+                    w.sink.processed(record.offset)
             await _process(w, message)
             w.sink.processed(message.offset)
 
@@ -170,6 +129,7 @@ async def _decide_and_write(w: Wiring, message: Any) -> None:
         ingested_at=_from_ms(headers.get(INGESTED_AT), now),
         source=message.offset,
     )
+    w.state.processed = message.offset
     if outcome.status == DUPLICATE:
         w.metrics.exact_duplicate()
     elif outcome.rejection is not None:

@@ -1,16 +1,17 @@
 """The composition root: settings, registry, schemas, metrics and the faust app, wired once.
 
-Two agents (ARCHITECTURE.md section 2):
+Two stages (ARCHITECTURE.md section 2, docs/decisions.md sections 2 and 3):
 
-- ``intake`` reads every ``ingress.<unit>`` topic (all partitions, in parallel across workers),
-  screens each record (size, decoding, proof of origin, values, units, clock), sends rejects to
-  ``dlq.ingress`` and forwards the rest, bytes untouched, to the internal ``<app>-accepted``
-  topic.
-- ``core`` reads ``<app>-accepted``, which has ONE partition: exact de-duplication, RFIs,
-  incidents and correlation need to see every report, and real volumes (10^4 reports a day at
-  a surge) are far below what one partition carries. Its tables therefore have one partition;
-  a second worker holds a standby copy and takes over on failure. It writes deliveries to the
-  feeds, disclosures to the audit log, and event-id conflicts and unknown RFIs to the DLQ.
+- ``intake`` (a plain aiokafka loop run as an app task, see ``imx.worker.intake``) reads every
+  ``ingress.<unit>`` topic (all partitions, in parallel across workers), screens each record
+  (size, decoding, proof of origin, values, units, clock), sends rejects to ``dlq.ingress`` and
+  forwards the rest, bytes untouched, to the internal ``<app>-accepted`` topic.
+- ``core`` (a faust agent with RocksDB tables) reads ``<app>-accepted``, which has ONE
+  partition: exact de-duplication, RFIs, incidents and correlation need to see every report,
+  and real volumes (10^4 reports a day at a surge) are far below what one partition carries.
+  Its tables therefore have one partition; a second worker holds a standby copy and takes
+  over on failure. It writes deliveries to the feeds, disclosures to the audit log, and
+  event-id conflicts and unknown RFIs to the DLQ.
 
 Nothing here connects to Kafka at import time; ``build`` returns an app for ``Worker`` to run.
 """
@@ -33,8 +34,9 @@ from imx.schema.loader import SchemaSet, load_schemas
 from imx.schemastore import SchemaStore
 from imx.settings import Settings
 from imx.topology import Topology
-from imx.worker.agents import Wiring, core_agent, intake_agent
-from imx.worker.sink import IdempotentSink
+from imx.worker.agents import Wiring, core_agent
+from imx.worker.intake import IntakeLoop
+from imx.worker.sink import GapReader, IdempotentSink
 
 
 class WorkerConfigError(ValueError):
@@ -89,7 +91,6 @@ def build(settings: Settings, web_port: int, datadir: Path) -> Built:
         "key_serializer": "raw",
         "value_serializer": "raw",
     }
-    ingress = app.topic(*(topology.ingress(u) for u in registry.ids()), **raw)
     accepted = app.topic(accepted_topic_name(settings), partitions=1, internal=True, **raw)
     tables = {
         name: app.Table(name, partitions=1, key_type=str, value_type=None)
@@ -109,13 +110,20 @@ def build(settings: Settings, web_port: int, datadir: Path) -> Built:
             settings.bootstrap,
             [*(topology.feed(u) for u in registry.ids()), topology.audit, topology.dlq],
         ),
-        accepted=accepted,
+        gaps=GapReader(settings.bootstrap),
         dlq=app.topic(topology.dlq, **raw),
         audit=app.topic(topology.audit, **raw),
         feeds=feeds,
         clock=_now,
     )
-    app.agent(ingress, name="intake")(intake_agent(wiring))
+    intake = IntakeLoop(
+        wiring,
+        bootstrap=settings.bootstrap,
+        group_id=f"{app.conf.id}-intake",
+        accepted_topic=accepted.get_topic_name(),
+        session_timeout_s=settings.session_timeout_s,
+    )
+    app.task(intake.run)
     app.agent(accepted, name="core")(core_agent(wiring))
     return Built(app, metrics, topology)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -100,3 +101,44 @@ def _caused_by(records: Iterable[object], offset: int) -> Iterable[str]:
             continue
         if int(src) >= offset:
             yield output_id.decode("utf-8")
+
+
+class GapReader:
+    """Reads input records that the stream consumer passed over without delivering them."""
+
+    def __init__(self, bootstrap: str, timeout_s: float = 60.0) -> None:
+        self._bootstrap = bootstrap
+        self._timeout_s = timeout_s
+
+    async def missed(
+        self, topic: str, partition: int, offset: int, processed: int | None
+    ) -> list[Any]:
+        """Records after ``processed`` (or from the start) and before ``offset``, in order."""
+        tp = TopicPartition(topic, partition)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+        )
+        await asyncio.wait_for(consumer.start(), self._timeout_s)
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                consumer.assign([tp])
+                first = (await consumer.beginning_offsets([tp]))[tp]
+                start = first if processed is None else max(processed + 1, first)
+                if start >= offset:
+                    return []
+                consumer.seek(tp, start)
+                records: list[Any] = []
+                while not records or records[-1].offset < offset - 1:
+                    batch = await consumer.getmany(tp, timeout_ms=500)
+                    records.extend(r for r in batch.get(tp, ()) if r.offset < offset)
+                    if await consumer.position(tp) >= offset:
+                        break
+        finally:
+            await consumer.stop()
+        log.warning(
+            "input records were passed over by the stream consumer; processing them now",
+            topic=topic, partition=partition, first=start, count=len(records),
+        )  # fmt: skip
+        return records
