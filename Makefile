@@ -27,9 +27,8 @@ setup: $(STAMP) ## create .venv, install imx and its test tools, and the Debian 
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-run: setup ## the main job: bring up the local broker (pipeline and simulator come in later issues)
-	$(BIN)/imx kafka up
-	$(BIN)/imx topics ensure
+run: setup ## the main job: broker, topics, a worker, the simulator and a live view (DURATION=S to stop after S s)
+	$(BIN)/imx run $(if $(DURATION),--duration $(DURATION))
 
 test: setup lint schemas-check ## everything CI runs: lint, schema gate, unit, integration and e2e tests on a real broker
 	$(BIN)/pytest -m "unit or integration or e2e"

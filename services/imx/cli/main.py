@@ -9,7 +9,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from imx.cli import kafka_cmd, publish_cmd, read_cmds, schemas_cmd, topics_cmd, worker_cmd
+from imx.cli import (
+    kafka_cmd,
+    publish_cmd,
+    read_cmds,
+    run_cmd,
+    schemas_cmd,
+    simulate_cmd,
+    topics_cmd,
+    worker_cmd,
+)
 from imx.cli.common import EXIT_FAILURE, EXIT_USAGE, CliError
 from imx.logs import configure_logging
 from imx.settings import Settings
@@ -28,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     read_cmds.register(commands)
     schemas_cmd.register(commands)
     worker_cmd.register(commands)
+    simulate_cmd.register(commands)
+    run_cmd.register(commands)
     return parser
 
 

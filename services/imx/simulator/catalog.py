@@ -38,7 +38,7 @@ NAMES: Mapping[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = 
     "BGD": (("Rahim", "Sabbir", "Tanvir", "Arif"), ("Nasrin", "Sumaiya"),
             ("Hossain", "Rahman", "Islam", "Uddin")),
     "TUR": (("Mehmet", "Mustafa", "Emre", "Burak", "Kemal"), ("Elif", "Zeynep"),
-            ("Yılmaz", "Kaya", "Demir", "Şahin", "Çelik")),
+            ("Yılmaz", "Kaya", "Demir", "Şahin", "Çelik")),  # noqa: RUF001 - Turkish dotless i
     "IND": (("Rahul", "Amit", "Gurpreet", "Harjit"), ("Priya", "Simran"),
             ("Singh", "Sharma", "Kumar", "Gill")),
     "IRN": (("Reza", "Amir", "Hossein"), ("Maryam", "Shirin"), ("Rezaei", "Mohammadi")),

@@ -1,0 +1,197 @@
+"""``imx run``: the whole exchange on one machine, watched live, stopped in order.
+
+Order of start: broker, topics, key, worker (ready once it has partitions), then the simulator
+and the view together; ``--duration`` counts from there. Order of stop, on Ctrl-C, SIGTERM, the
+end of the duration or a failure: simulator, a short drain so the last reports are counted,
+the final scrape, worker, broker (only if this run started it). The final summary is printed
+last, once nothing of ours runs any more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+
+from imx.admin import ensure_topics
+from imx.registry import load_registry
+from imx.run import stack
+from imx.run.figures import Figures, Sample, parse_sample, summarise
+from imx.run.signals import stop_on_signals
+from imx.run.view import progress_line, render
+from imx.schema.loader import SchemaSet, load_schemas
+from imx.settings import Settings
+from imx.simulator.generator import new_simulator
+from imx.simulator.publisher import Pace, Tally, publish_stream
+from imx.topology import Topology
+
+RATE = 5.0  # reports per second: a surge day's volume compressed (DOMAIN.md "Volumes")
+REFRESH_S = 1.0
+PLAIN_EVERY_S = 5.0
+WINDOW_S = 30.0  # rate and latency quantiles of the live view cover this much history
+DRAIN_S = 15.0
+READY_TIMEOUT_S = 90.0
+ASSIGNED_WITHIN_S = 30.0
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What the live loop needs besides the worker."""
+
+    bootstrap: str
+    topology: Topology
+    schemas: SchemaSet
+    reports: Iterator[dict[str, Any]]
+    local_units: Sequence[str]
+    duration_s: float | None
+    console: Console
+
+
+def run(
+    settings: Settings, duration_s: float | None, console: Console, progress: stack.Progress
+) -> Figures:
+    """Bring everything up, run until stopped, stop everything; return the final figures."""
+    registry = load_registry(settings.registry_path)
+    schemas = load_schemas(settings.schemas_dir)
+    topology = Topology.from_settings(settings, registry.ids())
+    teardown = stack.Teardown()
+    try:
+        bootstrap = stack.broker(settings, teardown, progress)
+        result = asyncio.run(ensure_topics(bootstrap, topology.specs(), settings.request_timeout_s))
+        if not result.ok:
+            msg = "topics differ from the contract: " + "; ".join(result.mismatched)
+            raise stack.RunError(msg)
+        progress(f"topics: {len(result.created)} created, {len(result.verified)} verified")
+        env = {
+            **os.environ,
+            "IMX_BOOTSTRAP": bootstrap,
+            "IMX_PSEUDONYM_KEY": stack.pseudonym_key(settings, progress),
+        }
+        worker = stack.start_worker(env, stack.web_port(settings.web_port), settings.home / "logs")
+        teardown.add(f"the worker (pid {worker.process.pid})", worker.stop)
+        progress(f"worker pid {worker.process.pid} starting, log {worker.log}")
+        worker.wait_ready(READY_TIMEOUT_S, ASSIGNED_WITHIN_S, progress)
+        seed = secrets.randbits(32)
+        progress(
+            f"worker serves {worker.metrics_url}; simulating at {RATE:g} reports/s (seed {seed})"
+        )
+        watch = Watch(
+            bootstrap=bootstrap,
+            topology=topology,
+            schemas=schemas,
+            reports=new_simulator(registry, seed, lambda: datetime.now(UTC)),
+            local_units=[u.id for u in registry.local_units()],
+            duration_s=duration_s,
+            console=console,
+        )
+        return asyncio.run(_watch(worker, watch))
+    finally:
+        teardown.run(progress)
+
+
+Scrape = Callable[[], Awaitable[Sample | None]]
+
+
+def _scraper(worker: stack.Worker, loop: asyncio.AbstractEventLoop) -> Scrape:
+    async def scrape() -> Sample | None:
+        try:
+            text = await asyncio.to_thread(worker.metrics)
+        except OSError:
+            return None  # busy or restarting: the view keeps its last figures
+        return parse_sample(text, loop.time(), time.time())
+
+    return scrape
+
+
+async def _watch(worker: stack.Worker, watch: Watch) -> Figures:
+    """Run the simulator and the view until stopped; the figures of the whole run."""
+    loop = asyncio.get_running_loop()
+    scrape = _scraper(worker, loop)
+    baseline = await scrape() or Sample(loop.time(), time.time())
+    started = loop.time()
+    tally = Tally()
+    stop = asyncio.Event()
+    simulator = asyncio.create_task(
+        publish_stream(
+            watch.bootstrap,
+            watch.topology,
+            watch.schemas,
+            watch.reports,
+            pace=Pace(RATE),
+            stop=stop,
+            tally=tally,
+        )
+    )
+    history: deque[Sample] = deque([baseline])
+    latest = baseline
+
+    def figures(since: Sample, elapsed_s: float) -> Figures:
+        return summarise(
+            latest, since, published=tally.total, elapsed_s=elapsed_s, local_units=watch.local_units
+        )
+
+    title = "imx run (Ctrl-C stops)"
+    context = (("broker", watch.bootstrap), ("worker metrics", worker.metrics_url))
+    window = f"last {WINDOW_S:.0f} s"
+    live = Live(console=watch.console, auto_refresh=False) if watch.console.is_terminal else None
+    last_line = started
+    try:
+        with stop_on_signals(stop), live or contextlib.nullcontext():
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), REFRESH_S)
+                if simulator.done():
+                    simulator.result()  # a publishing failure ends the run with its reason
+                if worker.exited() is not None:
+                    msg = f"the worker exited with code {worker.exited()}:\n{worker.tail()}"
+                    raise stack.RunError(msg)
+                latest = await scrape() or latest
+                history.append(latest)
+                while len(history) > 2 and latest.at - history[1].at >= WINDOW_S:
+                    history.popleft()
+                now = figures(history[0], loop.time() - started)
+                if live is not None:
+                    live.update(render(now, title=title, window=window, context=context))
+                    live.refresh()
+                elif loop.time() - last_line >= PLAIN_EVERY_S:
+                    last_line = loop.time()
+                    print(progress_line(now), file=watch.console.file, flush=True)
+                if watch.duration_s is not None and loop.time() - started >= watch.duration_s:
+                    stop.set()
+    finally:
+        ran_s = loop.time() - started
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(simulator, return_exceptions=True), 60)
+    latest = await _drained(scrape, latest, baseline.received + tally.total)
+    return figures(baseline, ran_s)
+
+
+async def _drained(scrape: Scrape, latest: Sample, expected: float) -> Sample:
+    """The last scrape once the worker has taken in every published report and gone quiet.
+
+    Bounded by DRAIN_S: a worker that falls behind must not hold up the shutdown.
+    """
+    deadline = time.monotonic() + DRAIN_S
+    previous = None
+    while time.monotonic() < deadline:
+        sample = await scrape() or latest
+        outputs = (
+            sum(sample.deliveries.values()),
+            sum(sample.duplicates.values()),
+            sum(sample.rejected.values()),
+        )
+        if sample.received >= expected and outputs == previous:
+            return sample
+        previous, latest = outputs, sample
+        await asyncio.sleep(REFRESH_S)
+    return latest

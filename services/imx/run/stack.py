@@ -1,0 +1,208 @@
+"""What ``imx run`` starts and must stop again: the broker, the pseudonymisation key, the worker.
+
+Everything started here is stopped by ``Teardown`` in reverse order, also after a failure or
+Ctrl-C, and with Ctrl-C ignored while stopping: an interrupted shutdown would leave a JVM or a
+worker running with nobody to stop it. The worker runs in its own process group, so a Ctrl-C in
+the terminal reaches only ``imx run``, which then stops the worker in order (SIGTERM, a bounded
+wait, SIGKILL of the group: faust can hang on shutdown).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from imx import localkafka
+from imx.settings import Settings
+
+Progress = Callable[[str], None]
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+WORKER_STOP_GRACE_S = 20.0
+#: Key material for the HMAC: 32 random bytes, hex, like `openssl rand -hex 32`.
+KEY_BYTES = 32
+
+
+class RunError(RuntimeError):
+    """``imx run`` cannot go on; the message says why and what to do."""
+
+
+@dataclass
+class Teardown:
+    """Stop steps in reverse order of start; each runs even when an earlier one failed."""
+
+    steps: list[tuple[str, Callable[[], object]]] = field(default_factory=list)
+
+    def add(self, what: str, step: Callable[[], object]) -> None:
+        self.steps.append((what, step))
+
+    def run(self, progress: Progress) -> None:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            while self.steps:
+                what, step = self.steps.pop()
+                progress(f"stopping {what}")
+                try:
+                    step()
+                except Exception as exc:  # noqa: BLE001 - report it, go on stopping the rest
+                    progress(f"stopping {what} failed: {exc!r}")
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _loopback_port(bootstrap: str) -> int | None:
+    """The port of a single loopback address ("127.0.0.1:9092"), else None."""
+    host, _, port = bootstrap.rpartition(":")
+    if "," in bootstrap or host.strip("[]") not in LOOPBACK or not port.isdigit():
+        return None
+    return int(port)
+
+
+def broker(settings: Settings, teardown: Teardown, progress: Progress) -> str:
+    """A serving broker's bootstrap address, starting the local one when needed.
+
+    ``IMX_BOOTSTRAP`` decides: a single loopback address where nothing serves gets the local
+    broker of ``$IMX_HOME/kafka`` started on its port (and stopped at the end); a broker that
+    already serves there, or any other address, is used as it is and left running.
+    """
+    bootstrap = settings.bootstrap
+    port = _loopback_port(bootstrap)
+    if localkafka.serves(bootstrap, timeout_s=5.0):
+        progress(f"using the Kafka broker at {bootstrap}")
+        return bootstrap
+    if port is None:
+        msg = f"no Kafka broker answers at {bootstrap} (IMX_BOOTSTRAP)"
+        raise RunError(msg)
+    home = settings.kafka_home.resolve()
+    if not localkafka.status(home).running:
+        # Registered before starting: an interrupted start must not leave a JVM behind.
+        teardown.add(f"Kafka ({home})", lambda: localkafka.stop(home))
+    try:
+        return localkafka.up(home, port, settings.jar_cache, progress)
+    except localkafka.LocalKafkaError as exc:
+        raise RunError(str(exc)) from exc
+
+
+def pseudonym_key(settings: Settings, progress: Progress) -> str:
+    """``IMX_PSEUDONYM_KEY``, else the key kept in ``$IMX_HOME/pseudonym.key``, made on first use.
+
+    A key that changed between runs would give the same person different tokens in the
+    analytics feed, so it is kept, readable by its owner only.
+    """
+    if settings.pseudonym_key is not None:
+        return settings.pseudonym_key.get_secret_value()
+    path = settings.home / "pseudonym.key"
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(KEY_BYTES) + "\n")
+        progress(f"created a pseudonymisation key in {path} (mode 0600)")
+    key = path.read_text(encoding="utf-8").strip()
+    if not key:
+        msg = f"{path} is empty: delete it to have a new key made, or set IMX_PSEUDONYM_KEY"
+        raise RunError(msg)
+    return key
+
+
+def web_port(preferred: int) -> int:
+    """``preferred`` (IMX_WEB_PORT) when it is free on loopback, else any free port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            return localkafka.free_port()
+    return preferred
+
+
+@dataclass
+class Worker:
+    """One ``imx worker`` subprocess, its metrics address and its log file."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/metrics"
+
+    def metrics(self, timeout_s: float = 2.0) -> str:
+        with urllib.request.urlopen(self.metrics_url, timeout=timeout_s) as response:  # noqa: S310 - our loopback URL
+            body: bytes = response.read()
+        return body.decode("utf-8")
+
+    def exited(self) -> int | None:
+        return self.process.poll()
+
+    def tail(self, lines: int = 20) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def wait_ready(self, timeout_s: float, assigned_within_s: float, progress: Progress) -> None:
+        """Return once /metrics serves and, if it happens in time, partitions are assigned.
+
+        Starting the simulator after the first assignment keeps the start-up backlog out of the
+        latency figures; a worker that serves but takes long to be assigned is still usable.
+        """
+        deadline = time.monotonic() + timeout_s
+        assigned_by: float | None = None
+        while time.monotonic() < deadline:
+            if self.exited() is not None:
+                msg = f"the worker exited with code {self.exited()}:\n{self.tail()}"
+                raise RunError(msg)
+            try:
+                text = self.metrics()
+            except OSError:
+                time.sleep(0.3)
+                continue
+            assigned_by = assigned_by or time.monotonic() + assigned_within_s
+            if 'faust_assignment_operations_total{operation="completed"}' in text:
+                return
+            if time.monotonic() >= assigned_by:
+                progress("the worker serves but has no partitions yet; starting anyway")
+                return
+            time.sleep(0.3)
+        msg = (
+            f"the worker did not serve {self.metrics_url} within {timeout_s:.0f} s:\n{self.tail()}"
+        )
+        raise RunError(msg)
+
+    def stop(self, grace_s: float = WORKER_STOP_GRACE_S) -> None:
+        """SIGTERM the worker's group, wait up to ``grace_s``, then SIGKILL the group."""
+        if self.exited() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def start_worker(env: dict[str, str], port: int, logdir: Path) -> Worker:
+    """``python -m imx.cli.main worker --web-port N`` in its own session, logging to a file."""
+    logdir.mkdir(parents=True, exist_ok=True)
+    log = logdir / f"worker-{port}.log"
+    with log.open("ab") as handle:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "imx.cli.main", "worker", "--web-port", str(port)],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    return Worker(process, port, log)

@@ -1,0 +1,116 @@
+"""Publishing the simulated stream the way ``imx publish`` does, at a steady rate.
+
+Each report goes to its unit's ingress topic, keyed by ``event_id``, Avro single-object encoded,
+through the idempotent producer; every writer schema is on ``imx.schemas`` before the first
+report. Sends are pipelined (the producer batches them) but bounded: a broker that stops
+acknowledging makes the loop wait instead of piling up reports in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from imx.kafkaio import make_producer
+from imx.schema.codec import encode_report
+from imx.schema.loader import REPORT_TYPES, SchemaSet
+from imx.schemastore import SchemaStore
+from imx.topology import Topology
+
+#: Reports sent but not yet acknowledged before the loop waits for the oldest one.
+MAX_IN_FLIGHT = 500
+
+
+@dataclass
+class Tally:
+    """Reports published so far, by type."""
+
+    by_type: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_type.values())
+
+    def summary(self) -> str:
+        counts = " ".join(f"{name}={count}" for name, count in sorted(self.by_type.items()))
+        return f"published {self.total} reports: {counts or 'none'}"
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast and how long: ``rate`` reports per second, for ``duration_s`` (None: no end)."""
+
+    rate: float
+    duration_s: float | None = None
+
+
+async def publish_stream(
+    bootstrap: str,
+    topology: Topology,
+    schemas: SchemaSet,
+    reports: Iterator[dict[str, Any]],
+    *,
+    pace: Pace,
+    stop: asyncio.Event,
+    tally: Tally,
+    timeout_s: float = 30.0,
+) -> Tally:
+    """Publish ``reports`` at ``pace`` until the duration ends or ``stop`` is set.
+
+    ``tally`` counts acknowledged reports as they go, so a caller can show progress.
+    """
+    producer = make_producer(bootstrap)
+    await asyncio.wait_for(producer.start(), timeout_s)
+    try:
+        store = SchemaStore(bootstrap, topology.schemas, schemas)
+        await asyncio.wait_for(
+            store.ensure_published(producer, [schemas.report(t) for t in REPORT_TYPES]),
+            timeout_s,
+        )
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = None if pace.duration_s is None else started + pace.duration_s
+        in_flight: deque[tuple[str, asyncio.Future[Any]]] = deque()
+        sent = 0
+        while not stop.is_set():
+            due = started + sent / pace.rate
+            if deadline is not None and due >= deadline:
+                break
+            if due > loop.time():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), due - loop.time())
+                continue
+            report = next(reports)
+            future = await asyncio.wait_for(
+                producer.send(
+                    topology.ingress(report["reporting_unit"]),
+                    encode_report(report, schemas),
+                    key=report["event_id"].encode(),
+                ),
+                timeout_s,
+            )
+            in_flight.append((report["type"], future))
+            sent += 1
+            await _settle(in_flight, tally, timeout_s, keep=MAX_IN_FLIGHT)
+        await asyncio.wait_for(producer.flush(), timeout_s)
+        await _settle(in_flight, tally, timeout_s, keep=0)
+    finally:
+        await asyncio.wait_for(producer.stop(), timeout_s)
+    return tally
+
+
+async def _settle(
+    in_flight: deque[tuple[str, asyncio.Future[Any]]], tally: Tally, timeout_s: float, keep: int
+) -> None:
+    """Count acknowledged sends in order; wait for the oldest while more than ``keep`` are open.
+
+    A failed send raises here: the idempotent producer has already retried it.
+    """
+    while in_flight and (in_flight[0][1].done() or len(in_flight) > keep):
+        type_name, future = in_flight.popleft()
+        await asyncio.wait_for(future, timeout_s)
+        tally.by_type[type_name] += 1
