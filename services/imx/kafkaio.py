@@ -26,6 +26,17 @@ def make_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
     return AIOKafkaProducer(**options)
 
 
+def private_reader(bootstrap: str, **overrides: Any) -> AIOKafkaConsumer:
+    """A consumer outside any group that sees only committed records; the caller assigns it."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "enable_auto_commit": False,
+        "isolation_level": "read_committed",
+    }
+    options.update(overrides)
+    return AIOKafkaConsumer(**options)
+
+
 async def read_topic(
     bootstrap: str,
     topic: str,
@@ -41,11 +52,8 @@ async def read_topic(
     after ``max_records`` records, or once ``idle_timeout_s`` passes without a record; with
     neither, runs until cancelled.
     """
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        auto_offset_reset="earliest" if from_beginning else "latest",
+    consumer = private_reader(
+        bootstrap, auto_offset_reset="earliest" if from_beginning else "latest"
     )
     await asyncio.wait_for(consumer.start(), start_timeout_s)
     try:
@@ -91,9 +99,7 @@ async def topic_partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
 
 async def read_to_end(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[Any]:
     """Every committed record of ``topic`` present now (from the beginning to the end offsets)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
-    )
+    consumer = private_reader(bootstrap)
     await asyncio.wait_for(consumer.start(), timeout_s)
     try:
         async with asyncio.timeout(timeout_s):

@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from imx.cli.read_cmds import dlq_record
-from imx.kafkaio import topic_partitions
+from imx.kafkaio import private_reader, topic_partitions
 from imx.schema.codec import decode, decode_delivery
 from imx.schema.jsonform import delivery_to_json, disclosure_to_json
 from imx.schema.loader import default_schemas
@@ -40,9 +40,7 @@ class Outputs:
 async def _read(
     bootstrap: str, topics: Iterable[str], until: Any, timeout_s: float, settle_s: float
 ) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
-    )
+    consumer = private_reader(bootstrap)
     await consumer.start()
     try:
         partitions: list[TopicPartition] = []

@@ -21,9 +21,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
-from imx.kafkaio import topic_partitions
+from imx.kafkaio import private_reader, topic_partitions
 
 log = structlog.get_logger(__name__)
 
@@ -57,11 +57,7 @@ class IdempotentSink:
         """Collect the ids written on behalf of input records at ``offset`` or later."""
         since = max(timestamp_ms - CLOCK_MARGIN_MS, 0)
         written: set[str] = set()
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-        )
+        consumer = private_reader(self._bootstrap)
         await asyncio.wait_for(consumer.start(), self._timeout_s)
         try:
             async with asyncio.timeout(self._timeout_s):
@@ -115,11 +111,7 @@ class GapReader:
     ) -> list[Any]:
         """Records after ``processed`` (or from the start) and before ``offset``, in order."""
         tp = TopicPartition(topic, partition)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-        )
+        consumer = private_reader(self._bootstrap)
         await asyncio.wait_for(consumer.start(), self._timeout_s)
         try:
             async with asyncio.timeout(self._timeout_s):
