@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBIAN_PACKAGES := kcat prometheus
 
-.PHONY: help setup run test test-unit test-integration test-e2e lint fmt schemas-check kafka-up kafka-down clean
+.PHONY: help setup run bench test test-unit test-integration test-e2e lint fmt schemas-check kafka-up kafka-down clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ setup: $(STAMP) ## create .venv, install imx and its test tools, and the Debian 
 
 run: setup ## the main job: broker, topics, a worker, the simulator and a live view (DURATION=S to stop after S s)
 	$(BIN)/imx run $(if $(DURATION),--duration $(DURATION))
+
+bench: setup ## throughput and latency of the pipeline against a raw Kafka passthrough (docs/performance.md)
+	$(BIN)/imx bench
 
 test: setup lint schemas-check ## everything CI runs: lint, schema gate, unit, integration and e2e tests on a real broker
 	$(BIN)/pytest -m "unit or integration or e2e"

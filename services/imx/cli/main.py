@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from imx.cli import (
+    bench_cmd,
     kafka_cmd,
     publish_cmd,
     read_cmds,
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker_cmd.register(commands)
     simulate_cmd.register(commands)
     run_cmd.register(commands)
+    bench_cmd.register(commands)
     return parser
 
 
