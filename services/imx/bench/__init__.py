@@ -1,0 +1,1 @@
+"""``imx bench``: pipeline throughput and latency against a raw Kafka passthrough."""

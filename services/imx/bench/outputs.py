@@ -1,0 +1,155 @@
+"""What the benchmark reads back: output records on the broker, delivery latency, worker memory.
+
+Everything here is read from the consuming side or the operating system, never from the worker's
+internals, so the figures are what a recipient and an operator would see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from imx.kafkaio import private_reader
+from imx.schema.cache import SchemaCache
+from imx.schema.codec import CodecError, decode_delivery
+from imx.schema.loader import SchemaSet
+
+PAGE = 2000
+
+
+@dataclass(frozen=True)
+class Written:
+    """Output records present on some topics: how many, and the span of their timestamps."""
+
+    count: int
+    first_ms: int
+    last_ms: int
+
+
+async def _assign_all(
+    bootstrap: str, consumer: AIOKafkaConsumer, topics: Sequence[str]
+) -> list[TopicPartition]:
+    """Assign every partition of ``topics``, found with one metadata request for all of them."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    partitions = [
+        TopicPartition(topic["topic"], p["partition"])
+        for topic in described
+        for p in topic["partitions"]
+    ]
+    if len({tp.topic for tp in partitions}) != len(set(topics)):
+        msg = f"some of {len(topics)} topics are missing on the broker"
+        raise LookupError(msg)
+    consumer.assign(partitions)
+    return partitions
+
+
+async def written(bootstrap: str, topics: Sequence[str], timeout_s: float = 60.0) -> Written:
+    """Count every committed record of ``topics`` and the first and last timestamps among them."""
+    consumer = private_reader(bootstrap, max_partition_fetch_bytes=4 * 1024 * 1024)
+    await asyncio.wait_for(consumer.start(), timeout_s)
+    count, first, last = 0, math.inf, -math.inf
+    try:
+        async with asyncio.timeout(timeout_s):
+            partitions = await _assign_all(bootstrap, consumer, topics)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            pending = {tp for tp, end in ends.items() if end > 0}
+            while pending:
+                batch = await consumer.getmany(*pending, timeout_ms=500, max_records=PAGE)
+                for records in batch.values():
+                    count += len(records)
+                    for record in records:
+                        first = min(first, record.timestamp)
+                        last = max(last, record.timestamp)
+                for tp in list(pending):
+                    if await consumer.position(tp) >= ends[tp]:
+                        pending.discard(tp)
+    finally:
+        await asyncio.wait_for(consumer.stop(), timeout_s)
+    if count == 0:
+        return Written(0, 0, 0)
+    return Written(count, int(first), int(last))
+
+
+@dataclass
+class LatencyProbe:
+    """Receive time minus ``reported_at`` of every delivery on the feeds, from where it starts.
+
+    The receive time is taken when a fetch returns, before decoding, so the probe's own work is
+    not counted against the pipeline.
+    """
+
+    bootstrap: str
+    feeds: Sequence[str]
+    schemas: SchemaSet
+    latencies_s: list[float] = field(default_factory=list)
+    received: int = 0
+
+    async def run(self, ready: asyncio.Event, stop: asyncio.Event, timeout_s: float = 60.0) -> None:
+        """Read from the feeds' current ends until ``stop``; ``ready`` once positioned."""
+        cache = SchemaCache.of(self.schemas)
+        consumer = private_reader(self.bootstrap)
+        await asyncio.wait_for(consumer.start(), timeout_s)
+        try:
+            partitions = await asyncio.wait_for(
+                _assign_all(self.bootstrap, consumer, self.feeds), timeout_s
+            )
+            await asyncio.wait_for(consumer.seek_to_end(*partitions), timeout_s)
+            for tp in partitions:  # resolve the lazy seek now, before anything is published
+                await asyncio.wait_for(consumer.position(tp), timeout_s)
+            ready.set()
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=100, max_records=PAGE)
+                received_at = time.time()
+                for records in batch.values():
+                    for record in records:
+                        self.received += 1
+                        self._observe(record.value, received_at, cache)
+        finally:
+            await asyncio.wait_for(consumer.stop(), timeout_s)
+
+    def _observe(self, value: bytes | None, received_at: float, cache: SchemaCache) -> None:
+        with contextlib.suppress(CodecError):
+            delivery = decode_delivery(value or b"", cache.get, self.schemas)
+            reported_at = delivery["timing"]["reported_at"]
+            if reported_at is not None:
+                self.latencies_s.append(received_at - reported_at.timestamp())
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank quantile: a value that was actually observed; 0.0 when there is none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(math.ceil(q * len(ordered)) - 1, 0)]
+
+
+def peak_rss_bytes(group: int, proc: Path = Path("/proc")) -> int:
+    """The sum of VmHWM (peak resident memory) over the live processes of a process group."""
+    total = 0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            stat = (entry / "stat").read_text()
+            # Fields after the command name, which may itself hold spaces and parentheses.
+            fields = stat.rpartition(")")[2].split()
+            if int(fields[2]) != group:
+                continue
+            for line in (entry / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) * 1024
+    return total

@@ -1,0 +1,107 @@
+"""The benchmark's result: one record, shown as a table for people and one JSON line for tools."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass
+
+from rich.table import Table
+
+from imx.settings import REPO_ROOT
+
+
+@dataclass(frozen=True)
+class Result:
+    """Every figure of one ``imx bench`` run; the field names are the JSON keys."""
+
+    reports: int
+    raw_passthrough_per_second: float
+    raw_seconds: float
+    pipeline_reports_per_second: float
+    pipeline_deliveries_per_second: float
+    pipeline_seconds: float
+    ratio_pipeline_to_raw: float
+    deliveries: int
+    records_per_report: float
+    fixed_rate_target_per_second: float
+    fixed_rate_reports_per_second: float
+    fixed_rate_reports: int
+    fixed_rate_deliveries: int
+    #: Deliveries still missing when the drain ended; each counts in the quantiles at the
+    #: time waited, so non-zero means the quantiles it reaches are lower bounds.
+    fixed_rate_missing_deliveries: int
+    p50_delivery_latency_seconds: float
+    p90_delivery_latency_seconds: float
+    p99_delivery_latency_seconds: float
+    max_delivery_latency_seconds: float
+    worker_p50_delivery_latency_seconds: float
+    worker_p99_delivery_latency_seconds: float
+    worker_peak_rss_bytes: int
+    partitions: int
+    seed: int
+    kafka_version: str
+    git_commit: str
+
+    def json_line(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    def table(self) -> Table:
+        table = Table(title=f"imx bench: {self.reports} reports, seed {self.seed}")
+        table.add_column("measure")
+        table.add_column("value", justify="right")
+        rows = [
+            ("raw passthrough (reports/s)", f"{self.raw_passthrough_per_second:,.0f}"),
+            ("  records written per report", f"{self.records_per_report:.2f}"),
+            ("  time (s)", f"{self.raw_seconds:.2f}"),
+            ("pipeline at saturation (reports/s)", f"{self.pipeline_reports_per_second:,.1f}"),
+            ("  deliveries/s", f"{self.pipeline_deliveries_per_second:,.1f}"),
+            ("  deliveries", f"{self.deliveries:,}"),
+            ("  time (s)", f"{self.pipeline_seconds:.2f}"),
+            ("pipeline / raw", f"{self.ratio_pipeline_to_raw:.3f}"),
+            (
+                "fixed rate: target / achieved (reports/s)",
+                f"{self.fixed_rate_target_per_second:g} / {self.fixed_rate_reports_per_second:.1f}",
+            ),
+            ("  reports / deliveries", f"{self.fixed_rate_reports} / {self.fixed_rate_deliveries}"),
+            ("  deliveries missing at the end", f"{self.fixed_rate_missing_deliveries}"),
+            ("  delivery latency p50 (ms)", _ms(self.p50_delivery_latency_seconds)),
+            ("  delivery latency p90 (ms)", _ms(self.p90_delivery_latency_seconds)),
+            ("  delivery latency p99 (ms)", _ms(self.p99_delivery_latency_seconds)),
+            ("  delivery latency max (ms)", _ms(self.max_delivery_latency_seconds)),
+            (
+                "  worker's own p50 / p99 (ms, histogram)",
+                f"{_ms(self.worker_p50_delivery_latency_seconds)}"
+                f" / {_ms(self.worker_p99_delivery_latency_seconds)}",
+            ),
+            ("worker peak RSS (MiB)", f"{self.worker_peak_rss_bytes / 2**20:.0f}"),
+            ("Kafka / partitions", f"{self.kafka_version} / {self.partitions}"),
+            ("git commit", self.git_commit[:12]),
+        ]
+        for name, value in rows:
+            table.add_row(name, value)
+        return table
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def git_commit() -> str:
+    """The checkout's commit, or "unknown" outside a git checkout."""
+    git = shutil.which("git")
+    if git is None:
+        return "unknown"
+    try:
+        out = subprocess.run(  # noqa: S603 - fixed argv
+            [git, "rev-parse", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"

@@ -1,0 +1,153 @@
+"""``imx bench``: set up a private exchange, measure it three ways, tear everything down.
+
+One run, in this order, on topics and an app id of its own (a random prefix, so runs never mix):
+
+1. pre-load N simulated reports onto the ingress topics;
+2. start one worker and time it through the backlog (saturation), which also yields how many
+   records the pipeline writes per report;
+3. with the same worker, publish at a fixed rate and time every delivery at the consuming side;
+4. read the worker's peak memory, stop it;
+5. run the raw passthrough over the same pre-loaded records with that many writes per record.
+
+Everything started (broker, worker) is stopped by a ``Teardown`` also after a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from imx import localkafka
+from imx.admin import ensure_topics
+from imx.bench.outputs import peak_rss_bytes, quantile
+from imx.bench.phases import Target, fixed_rate, saturation
+from imx.bench.raw import passthrough
+from imx.bench.report import Result, git_commit
+from imx.bench.workload import preload
+from imx.registry import load_registry
+from imx.run import figures, stack
+from imx.schema.loader import load_schemas
+from imx.settings import Settings
+from imx.simulator.generator import new_simulator
+from imx.simulator.publisher import Pace
+from imx.topology import TopicSpec, Topology
+
+READY_TIMEOUT_S = 90.0
+#: Generous bounds for a 2-core machine: start-up plus 20 reports a second at the very least.
+SATURATION_BASE_S = 90.0
+SATURATION_MIN_RATE = 20.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    reports: int
+    rate: float
+    duration_s: float
+    seed: int
+
+
+def run(settings: Settings, plan: Plan, progress: stack.Progress) -> Result:
+    """Run the whole benchmark; nothing it started is left running when it returns or raises."""
+    registry = load_registry(settings.registry_path)
+    schemas = load_schemas(settings.schemas_dir)
+    tag = f"bench{secrets.token_hex(4)}"
+    topology = Topology(f"{tag}-", settings.partitions, settings.replication, tuple(registry.ids()))
+    teardown = stack.Teardown()
+    with tempfile.TemporaryDirectory(prefix="imx-bench-") as tmp:
+        workdir = Path(tmp)
+        try:
+            bootstrap = _broker(settings, workdir, teardown, progress)
+            scratch = f"{topology.prefix}bench.scratch"
+            scratch_spec = TopicSpec(
+                scratch, "scratch", "-", topology.partitions, topology.replication
+            )
+            specs = [*topology.specs(), scratch_spec]
+            created = asyncio.run(ensure_topics(bootstrap, specs, settings.request_timeout_s))
+            if not created.ok:
+                msg = "; ".join(created.mismatched)
+                raise stack.RunError(msg)
+            reports = new_simulator(registry, plan.seed, lambda: datetime.now(UTC))
+            progress(f"pre-loading {plan.reports} reports (seed {plan.seed}) on prefix {tag}-")
+            loaded = asyncio.run(preload(bootstrap, topology, schemas, reports, count=plan.reports))
+            env = {
+                **os.environ,
+                "IMX_BOOTSTRAP": bootstrap,
+                "IMX_TOPIC_PREFIX": topology.prefix,
+                "IMX_APP_ID": f"imx-{tag}",
+                "IMX_HOME": str(workdir / "home"),
+                "IMX_PARTITIONS": str(topology.partitions),
+                "IMX_REPLICATION": str(topology.replication),
+                "IMX_PSEUDONYM_KEY": secrets.token_hex(stack.KEY_BYTES),
+            }
+            worker = stack.start_worker(env, localkafka.free_port(), workdir / "logs")
+            teardown.add(f"the worker (pid {worker.process.pid})", worker.stop)
+            progress(f"worker pid {worker.process.pid} started; measuring saturation")
+            limit = SATURATION_BASE_S + plan.reports / SATURATION_MIN_RATE
+            sat = saturation(worker, bootstrap, topology, loaded.count, limit)
+            progress(f"saturation: {sat.reports} reports in {sat.seconds:.2f} s; fixed rate next")
+            fixed = asyncio.run(
+                fixed_rate(
+                    worker,
+                    Target(bootstrap, topology, schemas, reports),
+                    Pace(plan.rate, plan.duration_s),
+                    sat.deliveries / sat.reports,
+                )
+            )
+            rss = peak_rss_bytes(worker.process.pid)
+            progress("stopping the worker; raw passthrough next")
+            worker.stop()
+            per_report = sat.records / sat.reports
+            raw = asyncio.run(passthrough(bootstrap, loaded.ends, scratch, per_report))
+        finally:
+            teardown.run(progress)
+    latencies = fixed.latencies_with_missing()
+    pipeline_rate = sat.reports / sat.seconds if sat.seconds > 0 else 0.0
+    return Result(
+        reports=sat.reports,
+        raw_passthrough_per_second=raw.per_second,
+        raw_seconds=raw.seconds,
+        pipeline_reports_per_second=pipeline_rate,
+        pipeline_deliveries_per_second=sat.deliveries / sat.seconds if sat.seconds > 0 else 0.0,
+        pipeline_seconds=sat.seconds,
+        ratio_pipeline_to_raw=pipeline_rate / raw.per_second if raw.per_second > 0 else 0.0,
+        deliveries=sat.deliveries,
+        records_per_report=per_report,
+        fixed_rate_target_per_second=plan.rate,
+        fixed_rate_reports_per_second=fixed.reports / fixed.seconds if fixed.seconds > 0 else 0.0,
+        fixed_rate_reports=fixed.reports,
+        fixed_rate_deliveries=fixed.deliveries,
+        p50_delivery_latency_seconds=quantile(latencies, 0.50),
+        p90_delivery_latency_seconds=quantile(latencies, 0.90),
+        p99_delivery_latency_seconds=quantile(latencies, 0.99),
+        max_delivery_latency_seconds=max(latencies, default=0.0),
+        fixed_rate_missing_deliveries=fixed.missing,
+        worker_p50_delivery_latency_seconds=figures.quantile(0.50, fixed.worker_latency) or 0.0,
+        worker_p99_delivery_latency_seconds=figures.quantile(0.99, fixed.worker_latency) or 0.0,
+        worker_peak_rss_bytes=rss,
+        partitions=topology.partitions,
+        seed=plan.seed,
+        kafka_version=localkafka.kafka_version(),
+        git_commit=git_commit(),
+    )
+
+
+def _broker(
+    settings: Settings, workdir: Path, teardown: stack.Teardown, progress: stack.Progress
+) -> str:
+    """``IMX_BOOTSTRAP`` when it is set and serves; otherwise a private broker in ``workdir``."""
+    if "IMX_BOOTSTRAP" in os.environ:
+        if localkafka.serves(settings.bootstrap, timeout_s=5.0):
+            progress(f"using the Kafka broker at {settings.bootstrap}")
+            return settings.bootstrap
+        progress(f"nothing serves at IMX_BOOTSTRAP={settings.bootstrap}; starting a private broker")
+    home = workdir / "kafka"
+    teardown.add(f"the private Kafka ({home})", lambda: localkafka.stop(home))
+    try:
+        return localkafka.up(home, localkafka.free_port(), settings.jar_cache, progress)
+    except localkafka.LocalKafkaError as exc:
+        raise stack.RunError(str(exc)) from exc

@@ -1,0 +1,93 @@
+"""``imx bench`` end to end on a tiny workload: the JSON line's shape, never its timings.
+
+The bench gets a private ``IMX_HOME`` and no ``IMX_BOOTSTRAP``, so it starts (and must stop) a
+broker of its own in a temporary folder; afterwards no worker or broker of the run may remain.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from imx.localkafka import kafka_version
+from tests.support.proc import run_imx
+
+pytestmark = pytest.mark.e2e
+
+BENCH_TIMEOUT_S = 300.0
+POSITIVE = (
+    "raw_passthrough_per_second",
+    "pipeline_reports_per_second",
+    "pipeline_deliveries_per_second",
+    "ratio_pipeline_to_raw",
+    "fixed_rate_reports_per_second",
+    "p50_delivery_latency_seconds",
+    "p90_delivery_latency_seconds",
+    "p99_delivery_latency_seconds",
+    "worker_peak_rss_bytes",
+    "reports",
+)
+TEXT = ("kafka_version", "git_commit")
+
+
+def _bench_processes() -> set[int]:
+    """Workers and brokers started by a bench: they live under an ``imx-bench-`` temp folder."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                environ = (entry / "environ").read_bytes()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"imx-bench-" in environ + cmdline:
+                found.add(int(entry.name))
+    return found
+
+
+def test_bench_prints_every_figure_last_as_one_json_line(tmp_path: Path) -> None:
+    before = _bench_processes()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMX_")}
+    env["IMX_HOME"] = str(tmp_path / "home")
+    if "IMX_JAR_CACHE" in os.environ:
+        env["IMX_JAR_CACHE"] = os.environ["IMX_JAR_CACHE"]
+    try:
+        result = run_imx(
+            ["bench", "--reports", "200", "--rate", "50", "--duration", "5"],
+            env,
+            timeout=BENCH_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"imx bench did not finish within {BENCH_TIMEOUT_S:.0f} s: {exc}")
+    finally:
+        leftovers = _bench_processes() - before
+        for pid in leftovers:  # whatever a failed run left, so the session goes on clean
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert leftovers == set(), f"processes of the bench still alive: {leftovers}"
+    assert "Kafka serves at" in result.stderr, "did not start its own broker"
+    last = result.stdout.strip().splitlines()[-1]
+    figures = json.loads(last)
+    assert set(POSITIVE) | set(TEXT) <= set(figures), sorted(set(POSITIVE) - set(figures))
+    for key in POSITIVE:
+        assert isinstance(figures[key], int | float), key
+        assert figures[key] > 0, f"{key} = {figures[key]}"
+    for key in TEXT:
+        assert isinstance(figures[key], str)
+        assert figures[key], key
+    assert figures["reports"] == 200
+    assert figures["kafka_version"] == kafka_version()
+    ratio = figures["pipeline_reports_per_second"] / figures["raw_passthrough_per_second"]
+    assert math.isclose(figures["ratio_pipeline_to_raw"], ratio, rel_tol=1e-9)
+    quantiles = [figures[f"p{q}_delivery_latency_seconds"] for q in (50, 90, 99)]
+    assert quantiles == sorted(quantiles), "latency quantiles must not decrease"
+    assert "pipeline at saturation" in result.stdout, "the table comes before the JSON line"
