@@ -111,7 +111,9 @@ class Core:
             else assign_incident(
                 report,
                 lambda related: _incident_of(state, related),
-                state.candidates_near(report["occurred_at"]),
+                state.candidates_near(
+                    report["occurred_at"], report["location"]["lat"], report["location"]["lon"]
+                ),
             )
         )
         keys = extract_entity_keys(report)

@@ -5,7 +5,8 @@ worker (RocksDB with changelogs), plain dicts in tests.
 
 - ``events``: event id → summary of an accepted report (content digest, event time, incident,
   unit, type, handling). Serves exact de-duplication, ``related_event_ids`` and RFI look-ups.
-- ``candidates``: 30-minute bucket of ``occurred_at`` → incident candidates in it.
+- ``candidates``: 30-minute bucket of ``occurred_at`` and grid cell of the location →
+  incident candidates in it.
 - ``entities``: ``kind:key`` → index entries of reports that carried the entity key.
 - ``journal``: ``table:day:chunk`` → keys written to a table on a watermark day, so expiry
   never scans a table.
@@ -19,6 +20,8 @@ older than the table's retention it is re-checked and dropped if nothing newer k
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +35,8 @@ from imx.pipeline.incidents import CANDIDATE_RETENTION, MATCH_WINDOW, IncidentCa
 Table = MutableMapping[str, Any]
 
 BUCKET = MATCH_WINDOW
+CELL_LAT = 0.05
+CELL_LON = 0.1
 #: Event summaries serve related-event and RFI look-ups as long as correlation looks back.
 EVENT_RETENTION = CORRELATION_WINDOW + timedelta(days=1)
 ENTITY_RETENTION = CORRELATION_WINDOW + timedelta(days=1)
@@ -61,6 +66,19 @@ def day_of(moment: datetime) -> int:
 
 def bucket_of(moment: datetime) -> int:
     return to_ms(moment) // (int(BUCKET.total_seconds()) * 1000)
+
+
+def cell_of(lat: float, lon: float) -> tuple[int, int]:
+    """The grid cell of a position; a cell and its eight neighbours hold everything within 3 km.
+
+    0.05 degrees of latitude are 5.6 km and 0.1 degrees of longitude at least 3 km up to 74
+    degrees north, so no match can lie beyond the neighbouring cells.
+    """
+    return math.floor(lat / CELL_LAT), math.floor(lon / CELL_LON)
+
+
+def candidate_key(bucket: int, cell: tuple[int, int]) -> str:
+    return f"{bucket}:{cell[0]}:{cell[1]}"
 
 
 @dataclass(frozen=True)
@@ -148,15 +166,25 @@ class PipelineState:
         self.events[summary.event_id] = summary.to_json()
         self._journal("events", summary.event_id)
 
-    def candidates_near(self, moment: datetime) -> Iterator[IncidentCandidate]:
-        """Candidates whose bucket lies within the match window either side of ``moment``."""
+    def candidates_near(
+        self, moment: datetime, lat: float, lon: float
+    ) -> Iterator[IncidentCandidate]:
+        """Candidates in the time buckets and grid cells a match of (moment, lat, lon) can be in.
+
+        Keyed by time bucket and grid cell, so a report reads only its neighbourhood and the
+        cost of matching stays flat however many reports a busy half hour brings elsewhere.
+        """
         centre = bucket_of(moment)
+        row, column = cell_of(lat, lon)
         for bucket in (centre - 1, centre, centre + 1):
-            for raw in self.candidates.get(str(bucket), ()):
-                yield candidate_from_json(raw)
+            for cell in itertools.product(
+                (row - 1, row, row + 1), (column - 1, column, column + 1)
+            ):
+                for raw in self.candidates.get(candidate_key(bucket, cell), ()):
+                    yield candidate_from_json(raw)
 
     def add_candidate(self, candidate: IncidentCandidate) -> None:
-        key = str(bucket_of(candidate.occurred_at))
+        key = candidate_key(bucket_of(candidate.occurred_at), cell_of(candidate.lat, candidate.lon))
         others = [c for c in self.candidates.get(key, ()) if c[0] != candidate.event_id]
         self.candidates[key] = [*others, candidate_to_json(candidate)]
         self._journal("candidates", key)
@@ -244,7 +272,8 @@ class PipelineState:
             if summary is not None and summary.occurred_at < watermark - EVENT_RETENTION:
                 self.events.pop(key, None)
         elif table == "candidates":
-            if from_ms((int(key) + 1) * int(BUCKET.total_seconds()) * 1000) < (
+            bucket = int(key.split(":", 1)[0])
+            if from_ms((bucket + 1) * int(BUCKET.total_seconds()) * 1000) < (
                 watermark - CANDIDATE_RETENTION
             ):
                 self.candidates.pop(key, None)

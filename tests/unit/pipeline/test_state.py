@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -69,6 +70,9 @@ def summary(event_id: str, occurred: datetime, **fields: str | int | None) -> Ev
     return EventSummary(event_id=event_id, occurred_at=occurred, **values)
 
 
+NEAR = (42.31, 21.64)  # 1.3 km from the candidates below
+
+
 def candidate(event_id: str, occurred: datetime) -> IncidentCandidate:
     return IncidentCandidate(
         event_id, "UnauthorisedBorderCrossing", "bps-presevo", occurred, 42.3, 21.65, 12, event_id
@@ -107,7 +111,7 @@ def test_candidate_round_trips(event_id, occurred) -> None:
     state = written(fresh_state(), occurred)
     stored = candidate(event_id, occurred)
     state.add_candidate(stored)
-    assert list(state.candidates_near(occurred)) == [stored]
+    assert list(state.candidates_near(occurred, *NEAR)) == [stored]
     json_round_trip(state)
 
 
@@ -129,7 +133,7 @@ def test_candidates_near_cover_the_match_window_and_no_more_than_an_hour() -> No
     offsets = [-91, -61, -30, 0, 30, 59, 91]
     for minutes in offsets:
         state.add_candidate(candidate(f"c{minutes}", T0 + timedelta(minutes=minutes)))
-    found = {c.event_id for c in state.candidates_near(T0)}
+    found = {c.event_id for c in state.candidates_near(T0, *NEAR)}
     assert {"c-30", "c0", "c30"} <= found  # the whole 30-minute window either side
     assert not {"c-91", "c91"} & found  # buckets beyond the neighbours are not read
     assert found <= {f"c{m}" for m in offsets if abs(m) < 60}
@@ -140,7 +144,7 @@ def test_candidates_of_one_bucket_accumulate_once_per_event() -> None:
     state.add_candidate(candidate("first", T0))
     state.add_candidate(candidate("second", T0 + timedelta(minutes=1)))
     state.add_candidate(candidate("first", T0))  # the same report decided again
-    assert sorted(c.event_id for c in state.candidates_near(T0)) == ["first", "second"]
+    assert sorted(c.event_id for c in state.candidates_near(T0, *NEAR)) == ["first", "second"]
     assert len(state.candidates) == 1
 
 
@@ -192,9 +196,9 @@ def test_candidates_are_gone_after_about_a_day(time_of_day) -> None:
     state = written(fresh_state(), start)
     state.add_candidate(candidate("c", start))
     state.advance(start + DAY)
-    assert [c.event_id for c in state.candidates_near(start)] == ["c"]
+    assert [c.event_id for c in state.candidates_near(start, *NEAR)] == ["c"]
     state.advance(start + 2 * DAY)
-    assert list(state.candidates_near(start)) == []
+    assert list(state.candidates_near(start, *NEAR)) == []
     assert state.candidates == {}
 
 
@@ -287,3 +291,24 @@ def test_a_busy_day_spreads_its_journal_over_bounded_chunks() -> None:
     state.advance(T0 + EVENT_RETENTION + 2 * DAY)
     assert state.events == {}
     assert state.journal == {}
+
+
+@given(
+    lat=st.floats(40.0, 48.0), lon=st.floats(17.0, 25.0),
+    bearing=st.floats(0.0, 360.0), km=st.floats(0.0, 3.0),
+)  # fmt: skip
+def test_every_position_within_3_km_is_read(lat, lon, bearing, km) -> None:
+    """Whatever the grid cut, a candidate within the match radius is among those read."""
+    north = km * math.cos(math.radians(bearing)) / 111.2
+    east = km * math.sin(math.radians(bearing)) / (111.2 * math.cos(math.radians(lat)))
+    state = written(fresh_state(), T0)
+    stored = IncidentCandidate("c", "UnauthorisedBorderCrossing", "bps-presevo", T0,
+                               lat + north, lon + east, 12, "c")  # fmt: skip
+    state.add_candidate(stored)
+    assert [c.event_id for c in state.candidates_near(T0, lat, lon)] == ["c"]
+
+
+def test_far_candidates_are_not_read() -> None:
+    state = written(fresh_state(), T0)
+    state.add_candidate(candidate("c", T0))
+    assert list(state.candidates_near(T0, 42.3 + 0.2, 21.65)) == []
