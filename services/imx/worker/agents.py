@@ -177,14 +177,14 @@ async def _deliver(w: Wiring, src: int, report: dict[str, Any], outcome: Outcome
         if not w.sink.already(delivery_id):
             await w.feeds[delivery.recipient].send(
                 key=delivery.key.encode(),
-                value=encode_delivery(delivery.record, w.schemas),
+                value=encode_delivery(delivery.record, w.schemas, checked=False),
                 headers={SRC_HEADER: str(src).encode(), ID_HEADER: delivery_id.encode()},
             )
         if not w.sink.already(audit_id):
             subject = delivery.disclosure["event_id"] or delivery.disclosure["correlation_id"]
             await w.audit.send(
                 key=subject.encode(),
-                value=encode(disclosure_schema, delivery.disclosure),
+                value=encode(disclosure_schema, delivery.disclosure, checked=False),
                 headers={SRC_HEADER: str(src).encode(), ID_HEADER: audit_id.encode()},
             )
         timing = delivery.record["timing"]
