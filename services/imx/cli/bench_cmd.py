@@ -12,9 +12,8 @@ from typing import Any
 
 from rich.console import Console
 
-from imx.cli.common import EXIT_OK, CliError, progress
+from imx.cli.common import EXIT_OK, job_failures, progress
 from imx.cli.simulate_cmd import positive
-from imx.run import stack
 from imx.settings import Settings
 
 DEFAULT_REPORTS = 5000
@@ -62,16 +61,8 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
 
     seed = secrets.randbits(32) if args.seed is None else args.seed
     plan = Plan(reports=args.reports, rate=args.rate, duration_s=args.duration, seed=seed)
-    try:
+    with job_failures("imx bench"):
         result = run(settings, plan, progress)
-    except KeyboardInterrupt as exc:
-        msg = "interrupted; everything imx bench had started was stopped"
-        raise CliError(msg) from exc
-    except stack.RunError as exc:
-        raise CliError(str(exc)) from exc
-    except Exception as exc:  # aiokafka's errors share no common base class
-        msg = f"imx bench failed: {exc!r}"
-        raise CliError(msg) from exc
     Console(width=100).print(result.table())
     print(result.json_line(), flush=True)
     return EXIT_OK

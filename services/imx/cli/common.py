@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -20,3 +22,23 @@ class CliError(Exception):
 def progress(message: str) -> None:
     """Progress goes to stderr so stdout stays machine-readable."""
     print(message, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def job_failures(name: str) -> Iterator[None]:
+    """Turn what can end a long-running job (``imx run``, ``imx bench``) into one-line errors.
+
+    The job stops everything it started before re-raising, so Ctrl-C is reported as such.
+    """
+    from imx.run.stack import RunError  # noqa: PLC0415 - only the jobs load the run machinery
+
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        msg = f"interrupted; everything {name} had started was stopped"
+        raise CliError(msg) from exc
+    except RunError as exc:
+        raise CliError(str(exc)) from exc
+    except Exception as exc:  # aiokafka's errors share no common base class
+        msg = f"{name} failed: {exc!r}"
+        raise CliError(msg) from exc

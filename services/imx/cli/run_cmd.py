@@ -7,9 +7,9 @@ from typing import Any
 
 from rich.console import Console
 
-from imx.cli.common import EXIT_OK, CliError, progress
+from imx.cli.common import EXIT_OK, job_failures, progress
 from imx.cli.simulate_cmd import positive
-from imx.run import job, stack
+from imx.run import job
 from imx.run.view import render
 from imx.settings import Settings
 
@@ -28,15 +28,7 @@ def register(commands: Any) -> None:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     console = Console()
-    try:
+    with job_failures("imx run"):
         final = job.run(settings, args.duration, console, progress)
-    except KeyboardInterrupt as exc:
-        msg = "interrupted; everything imx run had started was stopped"
-        raise CliError(msg) from exc
-    except stack.RunError as exc:
-        raise CliError(str(exc)) from exc
-    except Exception as exc:  # aiokafka's errors share no common base class
-        msg = f"imx run failed: {exc!r}"
-        raise CliError(msg) from exc
     console.print(render(final, title="imx run: summary", window="whole run"))
     return EXIT_OK

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
-LEVELS = ("LOCAL", "REGIONAL", "NATIONAL", "INTERNATIONAL")
+from imx.metrics import LEVELS
+
 #: A LOCAL unit with no report for this long is listed as silent.
 SILENT_AFTER_S = 60.0
 

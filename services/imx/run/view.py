@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from rich.console import Group
 from rich.table import Table
 
-from imx.run.figures import LEVELS, Figures, Latency
+from imx.metrics import LEVELS
+from imx.run.figures import Figures, Latency
 
 
 def seconds(value: float | None) -> str:

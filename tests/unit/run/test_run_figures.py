@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import generate_latest
 
-from imx.metrics import LATENCY_BUCKETS, Metrics
-from imx.run.figures import LEVELS, Sample, minus, parse_sample, quantile, summarise
+from imx.metrics import LATENCY_BUCKETS, LEVELS, Metrics
+from imx.run.figures import Sample, minus, parse_sample, quantile, summarise
 
 pytestmark = pytest.mark.unit
 
