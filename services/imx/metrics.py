@@ -7,6 +7,8 @@ build a fresh one and read exact values back; the worker builds one and serves i
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 #: Delivery latency: fine from 5 ms to the 1 s target, coarser up to a minute.
@@ -90,7 +92,17 @@ class Metrics:
             registry=r,
         )
 
+        #: labelled series by (metric, label values): ``labels()`` costs more than ``inc()``
+        self._series_cache: dict[tuple[Any, tuple[str, ...]], Any] = {}
         self._prime()
+
+    def _series(self, metric: Any, *values: str) -> Any:
+        """The child series of ``metric`` for label ``values`` (in declaration order)."""
+        key = (metric, values)
+        child = self._series_cache.get(key)
+        if child is None:
+            child = self._series_cache[key] = metric.labels(*values)
+        return child
 
     def _prime(self) -> None:
         """Create the series of fixed label sets up front.
@@ -107,11 +119,11 @@ class Metrics:
             self._age.labels(level=level)
 
     def report_received(self, unit: str, at_unix: float) -> None:
-        self._received.labels(unit=unit).inc()
-        self._last_report.labels(unit=unit).set(at_unix)
+        self._series(self._received, unit).inc()
+        self._series(self._last_report, unit).set(at_unix)
 
     def report_accepted(self, unit: str, type_name: str) -> None:
-        self._accepted.labels(unit=unit, type=type_name).inc()
+        self._series(self._accepted, unit, type_name).inc()
 
     def report_rejected(self, reason: str) -> None:
         self._rejected.labels(reason=reason).inc()
@@ -134,11 +146,11 @@ class Metrics:
         age_s: float | None,
     ) -> None:
         for rule in rules:
-            self._deliveries.labels(recipient=recipient, level=level, rule=rule).inc()
+            self._series(self._deliveries, recipient, level, rule).inc()
         if latency_s is not None:
-            self._latency.labels(level=level).observe(max(latency_s, 0.0))
+            self._series(self._latency, level).observe(max(latency_s, 0.0))
         if age_s is not None:
-            self._age.labels(level=level).observe(max(age_s, 0.0))
+            self._series(self._age, level).observe(max(age_s, 0.0))
 
     def stage_took(self, stage: str, seconds: float) -> None:
-        self._stage.labels(stage=stage).observe(seconds)
+        self._series(self._stage, stage).observe(seconds)

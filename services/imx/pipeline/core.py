@@ -30,7 +30,7 @@ from imx.pipeline.incidents import (
     IncidentDecision,
     assign_incident,
 )
-from imx.pipeline.minimise import minimise_report, pseudonymise_correlation
+from imx.pipeline.minimise import minimisation, minimise_report, pseudonymise_correlation
 from imx.pipeline.routing import Rule, route_correlation, route_report
 from imx.pipeline.screen import EVENT_ID_CONFLICT, UNKNOWN_RFI, Rejection
 from imx.pipeline.state import EventSummary, PipelineState
@@ -125,21 +125,24 @@ class Core:
         outcome.duplicate_of = incident.duplicate_of
         outcome.correlations = correlations
         routes = route_report(self.registry, report, lambda rfi: self._requester(state, rfi))
+        # One decision, one moment: every delivery of this report is made now.
+        timing = Timing(report["occurred_at"], report["reported_at"], ingested_at, self.clock())
+        views: dict[Rule | None, dict[str, Any]] = {}  # recipients with the same minimisation
         for recipient, rules in routes.items():
-            timing = Timing(report["occurred_at"], report["reported_at"], ingested_at, self.clock())
+            applied = minimisation(rules)
+            if applied not in views:
+                views[applied] = minimise_report(report, rules, self.pseudonym_key)
             record = report_delivery(
                 recipient,
                 rules,
-                report=minimise_report(report, rules, self.pseudonym_key),
+                report=views[applied],
                 incident=incident,
                 enrichment=enrichment,
                 timing=timing,
             )
             outcome.deliveries.append(self._delivery(recipient, incident.incident_id, record))
         for correlation in correlations:
-            outcome.deliveries.extend(
-                self._correlation_deliveries(correlation, report, ingested_at)
-            )
+            outcome.deliveries.extend(self._correlation_deliveries(correlation, timing))
 
         state.put_event(
             EventSummary(
@@ -167,9 +170,8 @@ class Core:
             return None
         return summary.unit
 
-    def _correlation_deliveries(
-        self, correlation: Correlation, report: dict[str, Any], ingested_at: datetime
-    ) -> list[Delivery]:
+    def _correlation_deliveries(self, correlation: Correlation, timing: Timing) -> list[Delivery]:
+        """Deliveries of a correlation, timed by the report that triggered it."""
         out = []
         plain = correlation.as_dict()
         routes = route_correlation(self.registry, correlation.units, correlation.handlings)
@@ -179,7 +181,6 @@ class Core:
                 if Rule.ANALYTICS in rules
                 else plain
             )
-            timing = Timing(report["occurred_at"], report["reported_at"], ingested_at, self.clock())
             record = correlation_delivery(recipient, rules, correlation=member, timing=timing)
             out.append(self._delivery(recipient, correlation.correlation_id, record))
         return out

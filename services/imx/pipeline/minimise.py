@@ -79,13 +79,25 @@ def pseudonymise_correlation(correlation: Mapping[str, Any], key: bytes) -> dict
     return minimised
 
 
+def minimisation(rules: Iterable[Rule | str]) -> Rule | None:
+    """The rule whose minimisation applies to a recipient chosen by `rules` (None: none)."""
+    chosen = {Rule(rule) for rule in rules}
+    for strictest_first in (Rule.ANALYTICS, Rule.INTERNATIONAL):
+        if strictest_first in chosen:
+            return strictest_first
+    return None
+
+
 def minimise_report(
     report: Mapping[str, Any], rules: Iterable[Rule | str], key: bytes
 ) -> dict[str, Any]:
-    """What a recipient chosen by `rules` may see of a report; the strictest rule wins."""
-    chosen = {Rule(rule) for rule in rules}
-    if Rule.ANALYTICS in chosen:
+    """What a recipient chosen by `rules` may see of a report; the strictest rule wins.
+
+    Recipients with the same `minimisation(rules)` see the same content.
+    """
+    applied = minimisation(rules)
+    if applied is Rule.ANALYTICS:
         return pseudonymise_report(report, key)
-    if Rule.INTERNATIONAL in chosen:
+    if applied is Rule.INTERNATIONAL:
         return drop_free_text(report)
     return copy.deepcopy(dict(report))

@@ -31,6 +31,7 @@ from imx.pipeline.correlate import CORRELATION_WINDOW, IndexEntry, update_index
 from imx.pipeline.dedup import SeenEvent
 from imx.pipeline.entities import EntityKey
 from imx.pipeline.incidents import CANDIDATE_RETENTION, MATCH_WINDOW, IncidentCandidate
+from imx.pipeline.writebehind import WriteBehind
 
 Table = MutableMapping[str, Any]
 
@@ -158,6 +159,14 @@ class PipelineState:
     journal: Table
     meta: Table
 
+    def flush(self) -> int:
+        """Apply buffered writes of tables that buffer them (``WriteBehind``); returns how many."""
+        written = 0
+        for table in (self.events, self.candidates, self.entities, self.journal, self.meta):
+            if isinstance(table, WriteBehind):
+                written += table.flush()
+        return written
+
     def event(self, event_id: str) -> EventSummary | None:
         raw = self.events.get(event_id)
         return None if raw is None else EventSummary.from_json(event_id, raw)
@@ -169,11 +178,13 @@ class PipelineState:
     def candidates_near(
         self, moment: datetime, lat: float, lon: float
     ) -> Iterator[IncidentCandidate]:
-        """Candidates in the time buckets and grid cells a match of (moment, lat, lon) can be in.
+        """Candidates within the match window of ``moment``, in the cells around (lat, lon).
 
         Keyed by time bucket and grid cell, so a report reads only its neighbourhood and the
-        cost of matching stays flat however many reports a busy half hour brings elsewhere.
+        cost of matching stays flat however many reports a busy half hour brings elsewhere;
+        the distance is left to the matching rule.
         """
+        at, window = to_ms(moment), MATCH_WINDOW // MILLISECOND
         centre = bucket_of(moment)
         row, column = cell_of(lat, lon)
         for bucket in (centre - 1, centre, centre + 1):
@@ -181,7 +192,8 @@ class PipelineState:
                 (row - 1, row, row + 1), (column - 1, column, column + 1)
             ):
                 for raw in self.candidates.get(candidate_key(bucket, cell), ()):
-                    yield candidate_from_json(raw)
+                    if abs(raw[3] - at) <= window:  # decode only what can match in time
+                        yield candidate_from_json(raw)
 
     def add_candidate(self, candidate: IncidentCandidate) -> None:
         key = candidate_key(bucket_of(candidate.occurred_at), cell_of(candidate.lat, candidate.lon))

@@ -1,4 +1,4 @@
-"""The core agent (faust): read an accepted report, call the pure logic, keep state, write.
+"""The core agent (faust): read accepted reports, call the pure logic, keep state, write.
 
 Headers carry what the next hop needs about a record's origin, so the bytes a unit published
 travel untouched from ingress to the accepted topic and, if rejected later, to the DLQ.
@@ -6,14 +6,18 @@ travel untouched from ingress to the accepted topic and, if rejected later, to t
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+import weakref
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from faust import streams as faust_streams
 
+from imx.kafkaio import make_producer
 from imx.metrics import Metrics
 from imx.pipeline.core import ACCEPTED, DUPLICATE, Core, Outcome
 from imx.pipeline.screen import Rejection
@@ -28,6 +32,12 @@ from imx.worker.sink import ID_HEADER, SRC_HEADER, GapReader, IdempotentSink
 log = structlog.get_logger(__name__)
 
 Agent = Callable[[Any], Coroutine[Any, Any, None]]
+
+#: Reports decided before their outputs are awaited together: large enough to amortise the
+#: round trip to the broker, small enough that a replay after a crash stays short.
+BATCH = 256
+#: How long a batch waits to fill before it is processed anyway (bounds the added latency).
+BATCH_WAIT_S = 0.02
 
 SOURCE_TOPIC = "imx-source-topic"
 SOURCE_PARTITION = "imx-source-partition"
@@ -51,9 +61,7 @@ class Wiring:
     state: PipelineState
     sink: IdempotentSink
     gaps: GapReader
-    dlq: Any
-    audit: Any
-    feeds: Mapping[str, Any]
+    bootstrap: str
     clock: Callable[[], datetime]
 
 
@@ -79,37 +87,90 @@ def dlq_headers(
 
 
 def core_agent(w: Wiring) -> Agent:
-    """De-duplicate, match, correlate, route and deliver, one accepted report at a time."""
+    """De-duplicate, match, correlate, route and deliver, a batch of accepted reports at a time.
 
-    async def core(stream: AsyncIterator[Any]) -> None:
-        async for event in stream.events():  # type: ignore[attr-defined]
-            message = event.message
-            if w.sink.needs_recovery(message.offset):
-                # faust can resume a partition past records it never processed (see
-                # imx.worker.intake); the core's own state says where it really stopped.
-                missed = await w.gaps.missed(
-                    message.topic, message.partition, message.offset, w.state.processed
-                )
-                first_ms = missed[0].timestamp if missed else int(message.timestamp * 1000)
-                await w.sink.recover(missed[0].offset if missed else message.offset, first_ms)
-                for record in missed:
-                    await _process(w, record)
-                    w.sink.processed(record.offset)
-            await _process(w, message)
-            w.sink.processed(message.offset)
+    Per batch: decide each report in order (state reads and writes stay in memory, see
+    ``imx.pipeline.writebehind``), send every output without waiting, then wait until the
+    broker has acknowledged all of them, then write the batch's state changes to the tables;
+    only after that does faust ack the batch's records, so no offset is committed before its
+    outputs and state are written. A crash in between replays the batch (see ``Core.decide``
+    and ``imx.worker.sink``).
+    """
+
+    async def core(stream: Any) -> None:
+        producer = make_producer(w.bootstrap)
+        await producer.start()
+        try:
+            async for events in stream.take_events(BATCH, within=BATCH_WAIT_S):
+                out = Outputs(producer)
+                for event in events:
+                    _make_current(event)
+                    await _one(w, out, event.message)
+                await out.acknowledged()
+                w.state.flush()
+        finally:
+            await producer.stop()
 
     return core
 
 
-async def _process(w: Wiring, message: Any) -> None:
+def _make_current(event: Any) -> None:
+    """Make ``event`` faust's current event in this task, for the tables.
+
+    A table finds its partition through the current event, a context variable that
+    take_events sets in the task that fills the batch, not in this one. Only the variable is
+    set: the stream's own ``current_event`` attribute belongs to that other task, which reads it
+    to know which event it is buffering.
+    """
+    faust_streams._current_event.set(weakref.ref(event))
+
+
+class Outputs:
+    """The records one batch writes, sent at once and acknowledged together."""
+
+    def __init__(self, producer: Any) -> None:
+        self._producer = producer
+        self._pending: list[asyncio.Future[Any]] = []
+
+    async def send(
+        self, topic: str, key: bytes | None, value: bytes, headers: Mapping[str, bytes]
+    ) -> None:
+        future = await self._producer.send(topic, value, key=key, headers=list(headers.items()))
+        self._pending.append(future)
+
+    async def acknowledged(self) -> None:
+        """Wait until the broker has every record of the batch (raises if one failed)."""
+        pending, self._pending = self._pending, []
+        await asyncio.gather(*pending)
+
+
+async def _one(w: Wiring, out: Outputs, message: Any) -> None:
+    if w.sink.needs_recovery(message.offset):
+        # faust can resume a partition past records it never processed (see
+        # imx.worker.intake); the core's own state says where it really stopped.
+        await out.acknowledged()
+        w.state.flush()
+        missed = await w.gaps.missed(
+            message.topic, message.partition, message.offset, w.state.processed
+        )
+        first_ms = missed[0].timestamp if missed else int(message.timestamp * 1000)
+        await w.sink.recover(missed[0].offset if missed else message.offset, first_ms)
+        for record in missed:
+            await _process(w, out, record)
+            w.sink.processed(record.offset)
+    await _process(w, out, message)
+    w.sink.processed(message.offset)
+
+
+async def _process(w: Wiring, out: Outputs, message: Any) -> None:
     started = time.perf_counter()
     try:
-        await _decide_and_write(w, message)
+        await _decide_and_write(w, out, message)
     finally:
         w.metrics.stage_took("core", time.perf_counter() - started)
 
 
-async def _decide_and_write(w: Wiring, message: Any) -> None:
+async def _decide_and_write(w: Wiring, out: Outputs, message: Any) -> None:
     headers = dict(message.headers or ())
     topic = headers.get(SOURCE_TOPIC, b"").decode()
     partition = int(headers.get(SOURCE_PARTITION, b"-1"))
@@ -121,7 +182,7 @@ async def _decide_and_write(w: Wiring, message: Any) -> None:
         report = _decode(w, message.value, headers, now)
     except CodecError as exc:  # the intake decoded it; only a schema that vanished gets here
         rejection = Rejection(exc.code, str(exc))
-        await _dead_letter(w, message, rejection, (topic, partition, offset, unit))
+        await _dead_letter(w, out, message, rejection, (topic, partition, offset, unit))
         return
     outcome = w.core.decide(
         report,
@@ -133,9 +194,9 @@ async def _decide_and_write(w: Wiring, message: Any) -> None:
     if outcome.status == DUPLICATE:
         w.metrics.exact_duplicate()
     elif outcome.rejection is not None:
-        await _dead_letter(w, message, outcome.rejection, (topic, partition, offset, unit))
+        await _dead_letter(w, out, message, outcome.rejection, (topic, partition, offset, unit))
     if outcome.status == ACCEPTED:
-        await _deliver(w, message.offset, report, outcome)
+        await _deliver(w, out, message.offset, report, outcome)
 
 
 def _decode(w: Wiring, value: bytes, headers: Mapping[str, bytes], now: datetime) -> dict[str, Any]:
@@ -146,7 +207,7 @@ def _decode(w: Wiring, value: bytes, headers: Mapping[str, bytes], now: datetime
 
 
 async def _dead_letter(
-    w: Wiring, message: Any, rejection: Rejection, origin: tuple[str, int, int, str]
+    w: Wiring, out: Outputs, message: Any, rejection: Rejection, origin: tuple[str, int, int, str]
 ) -> None:
     marker = f"dlq:{message.offset}"
     if w.sink.already(marker):
@@ -156,10 +217,12 @@ async def _dead_letter(
     headers[SRC_HEADER] = str(message.offset).encode()
     headers[ID_HEADER] = marker.encode()
     source_key = dict(message.headers or ()).get(SOURCE_KEY)
-    await w.dlq.send(key=source_key, value=message.value, headers=headers)
+    await out.send(w.topology.dlq, source_key, message.value, headers)
 
 
-async def _deliver(w: Wiring, src: int, report: dict[str, Any], outcome: Outcome) -> None:
+async def _deliver(
+    w: Wiring, out: Outputs, src: int, report: dict[str, Any], outcome: Outcome
+) -> None:
     ids = [d.record["delivery_id"] for d in outcome.deliveries]
     if not any(w.sink.already(i) or w.sink.already(f"audit:{i}") for i in ids):
         # Counted once: a record whose outputs were written before a crash was counted then.
@@ -175,17 +238,19 @@ async def _deliver(w: Wiring, src: int, report: dict[str, Any], outcome: Outcome
         if w.sink.already(delivery_id) and w.sink.already(audit_id):
             continue
         if not w.sink.already(delivery_id):
-            await w.feeds[delivery.recipient].send(
-                key=delivery.key.encode(),
-                value=encode_delivery(delivery.record, w.schemas, checked=False),
-                headers={SRC_HEADER: str(src).encode(), ID_HEADER: delivery_id.encode()},
+            await out.send(
+                w.topology.feed(delivery.recipient),
+                delivery.key.encode(),
+                encode_delivery(delivery.record, w.schemas, checked=False),
+                {SRC_HEADER: str(src).encode(), ID_HEADER: delivery_id.encode()},
             )
         if not w.sink.already(audit_id):
             subject = delivery.disclosure["event_id"] or delivery.disclosure["correlation_id"]
-            await w.audit.send(
-                key=subject.encode(),
-                value=encode(disclosure_schema, delivery.disclosure, checked=False),
-                headers={SRC_HEADER: str(src).encode(), ID_HEADER: audit_id.encode()},
+            await out.send(
+                w.topology.audit,
+                subject.encode(),
+                encode(disclosure_schema, delivery.disclosure, checked=False),
+                {SRC_HEADER: str(src).encode(), ID_HEADER: audit_id.encode()},
             )
         timing = delivery.record["timing"]
         delivered_at = timing["delivered_at"]

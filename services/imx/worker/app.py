@@ -29,6 +29,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from imx.metrics import Metrics
 from imx.pipeline.core import Core
 from imx.pipeline.state import PipelineState
+from imx.pipeline.writebehind import WriteBehind
 from imx.registry import Registry, load_registry
 from imx.schema.loader import SchemaSet, load_schemas
 from imx.schemastore import SchemaStore
@@ -96,8 +97,8 @@ def build(settings: Settings, web_port: int, datadir: Path) -> Built:
         name: app.Table(name, partitions=1, key_type=str, value_type=None)
         for name in ("events", "candidates", "entities", "journal", "meta")
     }
-    state = PipelineState(**tables)
-    feeds = {u: app.topic(topology.feed(u), **raw) for u in registry.ids()}
+    # The core reads and writes state in memory and the tables once per batch (writebehind).
+    state = PipelineState(**{name: WriteBehind(table) for name, table in tables.items()})
     wiring = Wiring(
         registry=registry,
         schemas=schemas,
@@ -111,9 +112,7 @@ def build(settings: Settings, web_port: int, datadir: Path) -> Built:
             [*(topology.feed(u) for u in registry.ids()), topology.audit, topology.dlq],
         ),
         gaps=GapReader(settings.bootstrap),
-        dlq=app.topic(topology.dlq, **raw),
-        audit=app.topic(topology.audit, **raw),
-        feeds=feeds,
+        bootstrap=settings.bootstrap,
         clock=_now,
     )
     intake = IntakeLoop(

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from imx.pipeline.minimise import (
     drop_free_text,
+    minimisation,
     minimise_report,
     pseudonym,
     pseudonymise_correlation,
@@ -188,6 +189,21 @@ def test_minimise_by_rules(report) -> None:
     unchanged = minimise_report(report, [Rule.CHAIN, Rule.CRIME], KEY)
     assert unchanged == report
     assert unchanged is not report
+
+
+@pytest.mark.parametrize(
+    ("rules", "applied"),
+    [
+        ([Rule.CHAIN, Rule.CRIME], None),
+        ([Rule.INTERNATIONAL, Rule.CHAIN], Rule.INTERNATIONAL),
+        (["analytics", "international"], Rule.ANALYTICS),
+        ([], None),
+    ],
+)
+def test_recipients_with_the_same_minimisation_see_the_same_content(report, rules, applied) -> None:
+    assert minimisation(rules) is applied
+    strictest = [applied] if applied is not None else [Rule.CHAIN]
+    assert minimise_report(report, rules, KEY) == minimise_report(report, strictest, KEY)
 
 
 def test_correlation_entity_key_is_tokenised() -> None:
