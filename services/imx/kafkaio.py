@@ -9,8 +9,31 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from imx.topology import MAX_MESSAGE_BYTES
+
+
+class KeyHashPartitioner:
+    """aiokafka's default partitioner (Java-compatible murmur2 of the key), hashes remembered.
+
+    murmur2 is pure Python in aiokafka, and the worker writes a dozen records per report
+    under two or three keys; a key's hash is computed once while it stays among the recent.
+    """
+
+    def __init__(self, capacity: int = 65_536) -> None:
+        self._capacity = capacity
+        self._hashes: dict[bytes, int] = {}
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        if key is None:
+            return int(DefaultPartitioner()(key, all_partitions, available))
+        hashed = self._hashes.get(key)
+        if hashed is None:
+            if len(self._hashes) >= self._capacity:
+                self._hashes.clear()
+            hashed = self._hashes[key] = murmur2(key) & 0x7FFFFFFF
+        return all_partitions[hashed % len(all_partitions)]
 
 
 def make_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
@@ -21,6 +44,7 @@ def make_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
         "acks": "all",
         "linger_ms": 5,
         "max_request_size": MAX_MESSAGE_BYTES,
+        "partitioner": KeyHashPartitioner(),
     }
     options.update(overrides)
     return AIOKafkaProducer(**options)

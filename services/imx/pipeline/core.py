@@ -8,7 +8,7 @@ disclosure each on the audit log, a DLQ record for a rejection.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -109,11 +109,7 @@ class Core:
             IncidentDecision(known.incident_id, known.duplicate_of)
             if replay and known is not None
             else assign_incident(
-                report,
-                lambda related: _incident_of(state, related),
-                state.candidates_near(
-                    report["occurred_at"], report["location"]["lat"], report["location"]["lon"]
-                ),
+                report, lambda related: _incident_of(state, related), _partners(state, report)
             )
         )
         keys = extract_entity_keys(report)
@@ -189,6 +185,14 @@ class Core:
         disclosure = disclosure_record(record, record["timing"]["delivered_at"])
         level = self.registry.get(recipient).level
         return Delivery(recipient, level, key, record, disclosure)
+
+
+def _partners(state: PipelineState, report: dict[str, Any]) -> Iterable[IncidentCandidate]:
+    """Stored candidates that could match the report (none for a type that never matches)."""
+    if report["type"] not in MATCHABLE_TYPES:
+        return ()
+    own = IncidentCandidate.from_report(report, report["event_id"])
+    return state.candidates_near(own.occurred_at, own.lat, own.lon, partner_of=own)
 
 
 def _incident_of(state: PipelineState, event_id: str) -> str | None:

@@ -15,12 +15,13 @@ Decisions the contract leaves open:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from imx.pipeline.geo import haversine_km, within
+from imx.pipeline.geo import EARTH_RADIUS_KM, haversine_km, within
 
 MATCHABLE_TYPES = frozenset({"UnauthorisedBorderCrossing", "MigrantsDetectedInland"})
 MATCH_WINDOW = timedelta(minutes=30)
@@ -67,6 +68,23 @@ class IncidentDecision:
 def persons_agree(persons_a: int, persons_b: int) -> bool:
     """|a - b| ≤ max(2, 0.2 * max(a, b)), in exact integer arithmetic."""
     return 5 * abs(persons_a - persons_b) <= max(10, persons_a, persons_b)
+
+
+#: Two points further apart in latitude than this are further apart than the match radius: a
+#: great circle is never shorter than its difference in latitude (plus a hair for rounding).
+MATCH_LAT_DEGREES = math.degrees(MATCH_RADIUS_KM / EARTH_RADIUS_KM) * (1 + 1e-9)
+
+
+def could_match(own: IncidentCandidate, unit: str, lat: float, persons: int) -> bool:
+    """A necessary condition of ``matches(own, other)``, on fields read before decoding ``other``.
+
+    Used to skip most stored candidates cheaply; ``matches`` still decides.
+    """
+    return (
+        unit != own.unit
+        and abs(lat - own.lat) <= MATCH_LAT_DEGREES
+        and persons_agree(own.persons, persons)
+    )
 
 
 def matches(a: IncidentCandidate, b: IncidentCandidate) -> bool:

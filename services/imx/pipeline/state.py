@@ -30,7 +30,12 @@ from typing import Any
 from imx.pipeline.correlate import CORRELATION_WINDOW, IndexEntry, update_index
 from imx.pipeline.dedup import SeenEvent
 from imx.pipeline.entities import EntityKey
-from imx.pipeline.incidents import CANDIDATE_RETENTION, MATCH_WINDOW, IncidentCandidate
+from imx.pipeline.incidents import (
+    CANDIDATE_RETENTION,
+    MATCH_WINDOW,
+    IncidentCandidate,
+    could_match,
+)
 from imx.pipeline.writebehind import WriteBehind
 
 Table = MutableMapping[str, Any]
@@ -176,13 +181,19 @@ class PipelineState:
         self._journal("events", summary.event_id)
 
     def candidates_near(
-        self, moment: datetime, lat: float, lon: float
+        self,
+        moment: datetime,
+        lat: float,
+        lon: float,
+        *,
+        partner_of: IncidentCandidate | None = None,
     ) -> Iterator[IncidentCandidate]:
         """Candidates within the match window of ``moment``, in the cells around (lat, lon).
 
         Keyed by time bucket and grid cell, so a report reads only its neighbourhood and the
         cost of matching stays flat however many reports a busy half hour brings elsewhere;
-        the distance is left to the matching rule.
+        the distance is left to the matching rule. With ``partner_of``, only candidates that
+        ``could_match`` it are decoded and returned.
         """
         at, window = to_ms(moment), MATCH_WINDOW // MILLISECOND
         centre = bucket_of(moment)
@@ -192,7 +203,9 @@ class PipelineState:
                 (row - 1, row, row + 1), (column - 1, column, column + 1)
             ):
                 for raw in self.candidates.get(candidate_key(bucket, cell), ()):
-                    if abs(raw[3] - at) <= window:  # decode only what can match in time
+                    if abs(raw[3] - at) > window:  # decode only what can match
+                        continue
+                    if partner_of is None or could_match(partner_of, raw[2], raw[4], raw[6]):
                         yield candidate_from_json(raw)
 
     def add_candidate(self, candidate: IncidentCandidate) -> None:

@@ -39,6 +39,9 @@ from imx.worker.agents import Wiring, core_agent
 from imx.worker.intake import IntakeLoop
 from imx.worker.sink import GapReader, IdempotentSink
 
+#: Changelog records faust may hold unsent before it holds back the streams.
+CHANGELOG_BUFFER = 16 * 1024
+
 
 class WorkerConfigError(ValueError):
     """The worker cannot start with these settings; the message says what to set."""
@@ -85,6 +88,9 @@ def build(settings: Settings, web_port: int, datadir: Path) -> Built:
         table_standby_replicas=1,
         web_in_thread=False,
     )
+    # A batch's state changes reach faust's changelog buffer at once (a few per report); at
+    # faust's default threshold of 100 the conductor would pause, with a warning, every batch.
+    app.producer.buffer.max_messages = CHANGELOG_BUFFER
     setup_prometheus_sensors(app, "/metrics", metrics.registry, name_prefix="faust")
     raw: dict[str, Any] = {
         "key_type": bytes,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from imx.pipeline.geo import haversine_km
 from imx.pipeline.incidents import (
@@ -14,6 +16,7 @@ from imx.pipeline.incidents import (
     IncidentCandidate,
     IncidentDecision,
     assign_incident,
+    could_match,
     is_candidate_expired,
     matches,
     persons_agree,
@@ -187,3 +190,50 @@ def test_candidate_expiry_keeps_a_margin(ubc, build) -> None:
     assert is_candidate_expired(old, later)
     fresh = candidate(ubc(occurred_at=later))
     assert prune_candidates([old, fresh], later) == [fresh]
+
+
+_T = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+@st.composite
+def _pairs(draw: st.DrawFn) -> tuple[IncidentCandidate, IncidentCandidate]:
+    """Two reports close enough in space and time that some pairs match and some do not."""
+    lat = draw(st.floats(-80.0, 80.0))
+    # around the radius: 3 km are 0.02698 degrees of latitude
+    dlat = draw(st.floats(-0.03, 0.03) | st.sampled_from([-0.026979, 0.026979, 0.02698]))
+    a = IncidentCandidate("a", "UnauthorisedBorderCrossing", "bps-presevo", _T, lat, 20.0,
+                          draw(st.integers(1, 200)), "a")  # fmt: skip
+    b = IncidentCandidate(
+        "b",
+        "MigrantsDetectedInland",
+        draw(st.sampled_from(["bps-presevo", "ps-sid"])),
+        _T + timedelta(minutes=draw(st.integers(-30, 30))),
+        lat + dlat,
+        20.0 + draw(st.floats(-0.05, 0.05) | st.just(0.0)),
+        draw(st.integers(1, 200)),
+        "b",
+    )
+    return a, b
+
+
+@given(_pairs())
+def test_could_match_never_excludes_a_match(pair: tuple[IncidentCandidate, ...]) -> None:
+    a, b = pair
+    if matches(a, b):
+        assert could_match(a, b.unit, b.lat, b.persons)
+
+
+def test_could_match_holds_at_the_radius() -> None:
+    a = IncidentCandidate("a", "UnauthorisedBorderCrossing", "u1", _T, 0.0, 0.0, 10, "a")
+    north = 3.0 / 111.195081  # 3.0 km north, a hair inside
+    b = IncidentCandidate("b", "UnauthorisedBorderCrossing", "u2", _T, north, 0.0, 10, "b")
+    assert matches(a, b)
+    assert could_match(a, b.unit, b.lat, b.persons)
+
+
+def test_could_match_excludes_what_cannot_match(ubc) -> None:
+    own = candidate(ubc(persons=10))
+    assert could_match(own, "ps-sid", own.lat + 0.02, 12)
+    assert not could_match(own, own.unit, own.lat, 10)  # same unit
+    assert not could_match(own, "ps-sid", own.lat + 0.028, 10)  # > 3 km north
+    assert not could_match(own, "ps-sid", own.lat, 13)  # persons apart
