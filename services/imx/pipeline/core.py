@@ -123,7 +123,9 @@ class Core:
         routes = route_report(self.registry, report, lambda rfi: self._requester(state, rfi))
         # One decision, one moment: every delivery of this report is made now.
         timing = Timing(report["occurred_at"], report["reported_at"], ingested_at, self.clock())
-        views: dict[Rule | None, dict[str, Any]] = {}  # recipients with the same minimisation
+        # Recipients with the same minimisation share one copy; those without any share the
+        # report itself (nothing changes a report or a delivery once decided).
+        views: dict[Rule | None, dict[str, Any]] = {None: report}
         for recipient, rules in routes.items():
             applied = minimisation(rules)
             if applied not in views:

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from imx.pipeline.entities import EntityKey
+from imx.pipeline.ids import name_uuid
 
 CORRELATION_WINDOW = timedelta(days=90)
 MAX_LINKED_EVENTS = 50
@@ -73,7 +74,7 @@ class Correlation:
 
 def correlation_id(entity: EntityKey, event_id: str) -> str:
     """Stable id of the one correlation per (entity key, new report)."""
-    return str(uuid.uuid5(CORRELATION_NAMESPACE, f"{entity.kind}:{entity.key}|{event_id}"))
+    return name_uuid(CORRELATION_NAMESPACE, f"{entity.kind}:{entity.key}|{event_id}")
 
 
 def _order(entry: IndexEntry) -> tuple[datetime, str]:

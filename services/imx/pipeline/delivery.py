@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from imx.pipeline.enrich import Enrichment
 from imx.pipeline.entities import documents_of, persons_of, vehicles_of
+from imx.pipeline.ids import name_uuid
 from imx.pipeline.incidents import IncidentDecision
 from imx.pipeline.routing import Rule, justification
 
@@ -43,7 +44,7 @@ class Timing:
 
 def delivery_id(recipient: str, item_id: str, kind: DeliveryKind) -> str:
     """Stable id of (recipient, item): an event id for reports, a correlation id otherwise."""
-    return str(uuid.uuid5(DELIVERY_NAMESPACE, f"{kind}|{recipient}|{item_id}"))
+    return name_uuid(DELIVERY_NAMESPACE, f"{kind}|{recipient}|{item_id}")
 
 
 def _rule_names(rules: Iterable[Rule | str]) -> list[str]:
@@ -112,7 +113,7 @@ def disclosure_record(delivery: Mapping[str, Any], at: datetime) -> dict[str, An
     """The `audit.disclosures` entry of a delivery: who got what and why, never the content."""
     report, correlation = delivery["report"], delivery["correlation"]
     return {
-        "audit_id": str(uuid.uuid5(AUDIT_NAMESPACE, delivery["delivery_id"])),
+        "audit_id": name_uuid(AUDIT_NAMESPACE, delivery["delivery_id"]),
         "event_id": report["event_id"] if report is not None else None,
         "correlation_id": correlation["correlation_id"] if correlation is not None else None,
         "recipient": delivery["recipient"],
