@@ -283,8 +283,7 @@ def _format_storage(java: str, home: BrokerHome, jars: list[Path]) -> None:
     argv = [
         *_java_argv(java, home, jars, "kafka.tools.StorageTool"),
         "format",
-        "-t",
-        cluster_id,
+        f"--cluster-id={cluster_id}",  # one argument: an id may start with "-"
         "-c",
         str(home.properties),
     ]
@@ -295,9 +294,17 @@ def _format_storage(java: str, home: BrokerHome, jars: list[Path]) -> None:
 
 
 def _cluster_id() -> str:
+    """A random cluster id in Kafka's form (base64url of 16 bytes), never starting with "-".
+
+    Like Kafka's own ``Uuid.randomUuid``: an id starting with "-" (1 in 64) reads as an
+    option on a command line; one did, and a test broker failed to format its storage.
+    """
     import base64  # noqa: PLC0415 - only needed once per fresh storage
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 async def _serves(bootstrap: str, timeout_s: float) -> bool:

@@ -38,6 +38,7 @@ from imx.topology import Topology
 from imx.worker.agents import Wiring, core_agent
 from imx.worker.intake import IntakeLoop
 from imx.worker.sink import GapReader, IdempotentSink
+from imx.worker.transport import Transport
 
 #: Changelog records faust may hold unsent before it holds back the streams.
 CHANGELOG_BUFFER = 16 * 1024
@@ -88,6 +89,7 @@ def build(settings: Settings, web_port: int, datadir: Path) -> Built:
         table_standby_replicas=1,
         web_in_thread=False,
     )
+    app.transport = Transport(app.conf.broker_consumer, app)  # before any topic (see module)
     # A batch's state changes reach faust's changelog buffer at once (a few per report); at
     # faust's default threshold of 100 the conductor would pause, with a warning, every batch.
     app.producer.buffer.max_messages = CHANGELOG_BUFFER
