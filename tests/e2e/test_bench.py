@@ -33,6 +33,11 @@ POSITIVE = (
     "p99_delivery_latency_seconds",
     "worker_peak_rss_bytes",
     "reports",
+    # where the latency goes (publish to intake, intake to decision, decision to receipt)
+    "p50_intake_to_decided_seconds",
+    "p99_intake_to_decided_seconds",
+    "p50_decided_to_received_seconds",
+    "p99_decided_to_received_seconds",
 )
 TEXT = ("kafka_version", "git_commit")
 
@@ -90,4 +95,10 @@ def test_bench_prints_every_figure_last_as_one_json_line(tmp_path: Path) -> None
     assert math.isclose(figures["ratio_pipeline_to_raw"], ratio, rel_tol=1e-9)
     quantiles = [figures[f"p{q}_delivery_latency_seconds"] for q in (50, 90, 99)]
     assert quantiles == sorted(quantiles), "latency quantiles must not decrease"
+    parts = ("to_intake", "intake_to_decided", "decided_to_received")
+    for part in parts:
+        assert figures[f"p50_{part}_seconds"] <= figures[f"p99_{part}_seconds"], part
+    if figures["fixed_rate_missing_deliveries"] == 0:  # then the same deliveries throughout
+        # the parts of one delivery add up to its latency: no part's median exceeds the whole's
+        assert max(figures[f"p50_{part}_seconds"] for part in parts) <= quantiles[0] + 1e-6
     assert "pipeline at saturation" in result.stdout, "the table comes before the JSON line"

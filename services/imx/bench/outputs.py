@@ -23,6 +23,11 @@ from imx.schema.codec import CodecError, decode_delivery
 from imx.schema.loader import SchemaSet
 
 PAGE = 2000
+#: A delivery's latency in three parts, from its timing fields and the receive time:
+#: ``reported_at`` → ``ingested_at`` (publish, broker, intake), ``ingested_at`` →
+#: ``delivered_at`` (accepted hop, waiting in the core's input, deciding), ``delivered_at`` →
+#: receipt (sending, broker, the consumer's fetch).
+STAGES = ("to_intake", "intake_to_decided", "decided_to_received")
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,8 @@ class LatencyProbe:
     feeds: Sequence[str]
     schemas: SchemaSet
     latencies_s: list[float] = field(default_factory=list)
+    #: Where the time went, per delivery: ``STAGES`` name → seconds.
+    stages_s: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
     received: int = 0
 
     async def run(self, ready: asyncio.Event, stop: asyncio.Event, timeout_s: float = 60.0) -> None:
@@ -124,9 +131,18 @@ class LatencyProbe:
     def _observe(self, value: bytes | None, received_at: float, cache: SchemaCache) -> None:
         with contextlib.suppress(CodecError):
             delivery = decode_delivery(value or b"", cache.get, self.schemas)
-            reported_at = delivery["timing"]["reported_at"]
-            if reported_at is not None:
-                self.latencies_s.append(received_at - reported_at.timestamp())
+            timing = delivery["timing"]
+            reported_at = timing["reported_at"]
+            if reported_at is None:
+                return
+            self.latencies_s.append(received_at - reported_at.timestamp())
+            ingested, decided = (
+                timing["ingested_at"].timestamp(),
+                timing["delivered_at"].timestamp(),
+            )
+            self.stages_s["to_intake"].append(ingested - reported_at.timestamp())
+            self.stages_s["intake_to_decided"].append(decided - ingested)
+            self.stages_s["decided_to_received"].append(received_at - decided)
 
 
 def quantile(values: Sequence[float], q: float) -> float:

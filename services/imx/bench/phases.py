@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,8 @@ class FixedRate:
     seconds: float
     deliveries: int
     latencies_s: Sequence[float]
+    #: The same deliveries' latency in parts (``outputs.STAGES``), missing ones not counted.
+    stages_s: Mapping[str, Sequence[float]]
     #: The worker's own histogram of ``timing.delivered_at - reported_at`` over the phase.
     worker_latency: Buckets
     missing: int  # deliveries not seen by the end of the drain (estimated)
@@ -153,6 +155,7 @@ async def fixed_rate(
         seconds=seconds,
         deliveries=probe.received,
         latencies_s=probe.latencies_s,
+        stages_s=probe.stages_s,
         worker_latency=_difference(_merged(drain.after), _merged(before)),
         missing=missing,
         censored_s=drain.seconds,

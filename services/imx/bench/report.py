@@ -38,6 +38,13 @@ class Result:
     max_delivery_latency_seconds: float
     worker_p50_delivery_latency_seconds: float
     worker_p99_delivery_latency_seconds: float
+    #: The received deliveries' latency in parts (bench.outputs.STAGES): p50 and p99 of each.
+    p50_to_intake_seconds: float
+    p99_to_intake_seconds: float
+    p50_intake_to_decided_seconds: float
+    p99_intake_to_decided_seconds: float
+    p50_decided_to_received_seconds: float
+    p99_decided_to_received_seconds: float
     worker_peak_rss_bytes: int
     partitions: int
     seed: int
@@ -74,6 +81,20 @@ class Result:
                 "  worker's own p50 / p99 (ms, histogram)",
                 f"{_ms(self.worker_p50_delivery_latency_seconds)}"
                 f" / {_ms(self.worker_p99_delivery_latency_seconds)}",
+            ),
+            (
+                "  reported → intake, p50 / p99 (ms)",
+                f"{_ms(self.p50_to_intake_seconds)} / {_ms(self.p99_to_intake_seconds)}",
+            ),
+            (
+                "  intake → decided, p50 / p99 (ms)",
+                f"{_ms(self.p50_intake_to_decided_seconds)}"
+                f" / {_ms(self.p99_intake_to_decided_seconds)}",
+            ),
+            (
+                "  decided → received, p50 / p99 (ms)",
+                f"{_ms(self.p50_decided_to_received_seconds)}"
+                f" / {_ms(self.p99_decided_to_received_seconds)}",
             ),
             ("worker peak RSS (MiB)", f"{self.worker_peak_rss_bytes / 2**20:.0f}"),
             ("Kafka / partitions", f"{self.kafka_version} / {self.partitions}"),

@@ -18,6 +18,7 @@ import asyncio
 import os
 import secrets
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,12 +129,21 @@ def run(settings: Settings, plan: Plan, progress: stack.Progress) -> Result:
         fixed_rate_missing_deliveries=fixed.missing,
         worker_p50_delivery_latency_seconds=figures.quantile(0.50, fixed.worker_latency) or 0.0,
         worker_p99_delivery_latency_seconds=figures.quantile(0.99, fixed.worker_latency) or 0.0,
+        **_stage_quantiles(fixed.stages_s),
         worker_peak_rss_bytes=rss,
         partitions=topology.partitions,
         seed=plan.seed,
         kafka_version=localkafka.kafka_version(),
         git_commit=git_commit(),
     )
+
+
+def _stage_quantiles(stages: Mapping[str, Sequence[float]]) -> dict[str, float]:
+    return {
+        f"p{round(q * 100)}_{stage}_seconds": quantile(values, q)
+        for stage, values in stages.items()
+        for q in (0.50, 0.99)
+    }
 
 
 def _broker(
