@@ -32,6 +32,7 @@ POSITIVE = (
     "p90_delivery_latency_seconds",
     "p99_delivery_latency_seconds",
     "worker_peak_rss_bytes",
+    "worker_cpu_ms_per_report",
     "reports",
     # where the latency goes (publish to intake, intake to decision, decision to receipt)
     "p50_intake_to_decided_seconds",

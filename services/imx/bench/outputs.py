@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,9 +154,8 @@ def quantile(values: Sequence[float], q: float) -> float:
     return ordered[max(math.ceil(q * len(ordered)) - 1, 0)]
 
 
-def peak_rss_bytes(group: int, proc: Path = Path("/proc")) -> int:
-    """The sum of VmHWM (peak resident memory) over the live processes of a process group."""
-    total = 0
+def _group_members(group: int, proc: Path) -> Iterator[tuple[Path, list[str]]]:
+    """Live processes of a process group, with their ``stat`` fields after the command name."""
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
@@ -163,9 +163,28 @@ def peak_rss_bytes(group: int, proc: Path = Path("/proc")) -> int:
             stat = (entry / "stat").read_text()
             # Fields after the command name, which may itself hold spaces and parentheses.
             fields = stat.rpartition(")")[2].split()
-            if int(fields[2]) != group:
-                continue
+            if int(fields[2]) == group:
+                yield entry, fields
+
+
+def peak_rss_bytes(group: int, proc: Path = Path("/proc")) -> int:
+    """The sum of VmHWM (peak resident memory) over the live processes of a process group."""
+    total = 0
+    for entry, _fields in _group_members(group, proc):
+        with contextlib.suppress(OSError, ValueError):
             for line in (entry / "status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
                     total += int(line.split()[1]) * 1024
     return total
+
+
+def cpu_seconds(group: int, proc: Path = Path("/proc")) -> float:
+    """CPU time (user + system) used so far by the live processes of a process group.
+
+    Unlike wall-clock time it hardly depends on what else the machine runs, so it shows a
+    change in the worker's cost per report that the noise of a shared machine would hide.
+    """
+    ticks = 0
+    for _entry, fields in _group_members(group, proc):
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from imx.bench.outputs import LatencyProbe, Written, written
+from imx.bench.outputs import LatencyProbe, Written, cpu_seconds, written
 from imx.run import stack
 from imx.run.figures import Buckets, Sample, parse_sample
 from imx.schema.loader import SchemaSet
@@ -30,6 +30,7 @@ class Saturation:
     deliveries: int
     records: int  # deliveries plus their audit records
     seconds: float
+    cpu_seconds: float  # the worker's, from its first /metrics answer to the last report
 
 
 @dataclass(frozen=True)
@@ -68,13 +69,18 @@ def scrape(worker: stack.Worker) -> Sample | None:
         return None  # not serving yet, or busy: ask again
 
 
-def await_processed(worker: stack.Worker, count: float, timeout_s: float) -> Sample:
-    """The first scrape showing ``count`` reports processed."""
+def await_processed(worker: stack.Worker, count: float, timeout_s: float) -> tuple[Sample, float]:
+    """The first scrape showing ``count`` reports processed, and the worker's CPU seconds
+    from its first answer (start-up done) to that scrape."""
     deadline = time.monotonic() + timeout_s
+    cpu_at_first: float | None = None
     while time.monotonic() < deadline:
         sample = scrape(worker)
-        if sample is not None and processed(sample) >= count:
-            return sample
+        if sample is not None:
+            cpu_now = cpu_seconds(worker.process.pid)
+            cpu_at_first = cpu_now if cpu_at_first is None else cpu_at_first
+            if processed(sample) >= count:
+                return sample, cpu_now - cpu_at_first
         time.sleep(POLL_S)
     msg = f"the worker did not process {count:.0f} reports within {timeout_s:.0f} s"
     raise stack.RunError(msg)
@@ -88,7 +94,7 @@ def saturation(
     The span runs from the first output record's timestamp to the last one's, so the worker's
     start-up (faust, connections, RocksDB) is not counted as pipeline time.
     """
-    sample = await_processed(worker, reports, timeout_s)
+    sample, cpu = await_processed(worker, reports, timeout_s)
     deliveries = delivered(sample)
     outputs = [*(topology.feed(u) for u in topology.unit_ids), topology.audit]
     deadline = time.monotonic() + DRAIN_S
@@ -97,7 +103,7 @@ def saturation(
         found = asyncio.run(written(bootstrap, outputs))
         if found.count >= 2 * deliveries:
             return Saturation(
-                reports, deliveries, found.count, (found.last_ms - found.first_ms) / 1000
+                reports, deliveries, found.count, (found.last_ms - found.first_ms) / 1000, cpu
             )
         time.sleep(POLL_S)
     msg = f"{found.count} output records on the broker, the worker reported {2 * deliveries}"

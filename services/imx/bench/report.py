@@ -22,6 +22,9 @@ class Result:
     pipeline_reports_per_second: float
     pipeline_deliveries_per_second: float
     pipeline_seconds: float
+    #: The worker's CPU time (all threads) per pre-loaded report: its cost, free of the noise
+    #: that other processes on the machine add to wall-clock figures.
+    worker_cpu_ms_per_report: float
     ratio_pipeline_to_raw: float
     deliveries: int
     records_per_report: float
@@ -66,6 +69,7 @@ class Result:
             ("  deliveries/s", f"{self.pipeline_deliveries_per_second:,.1f}"),
             ("  deliveries", f"{self.deliveries:,}"),
             ("  time (s)", f"{self.pipeline_seconds:.2f}"),
+            ("  worker CPU per report (ms)", f"{self.worker_cpu_ms_per_report:.2f}"),
             ("pipeline / raw", f"{self.ratio_pipeline_to_raw:.3f}"),
             (
                 "fixed rate: target / achieved (reports/s)",

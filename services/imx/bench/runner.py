@@ -115,6 +115,7 @@ def run(settings: Settings, plan: Plan, progress: stack.Progress) -> Result:
         pipeline_reports_per_second=pipeline_rate,
         pipeline_deliveries_per_second=sat.deliveries / sat.seconds if sat.seconds > 0 else 0.0,
         pipeline_seconds=sat.seconds,
+        worker_cpu_ms_per_report=1000 * sat.cpu_seconds / sat.reports if sat.reports else 0.0,
         ratio_pipeline_to_raw=pipeline_rate / raw.per_second if raw.per_second > 0 else 0.0,
         deliveries=sat.deliveries,
         records_per_report=per_report,
