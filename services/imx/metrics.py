@@ -126,16 +126,16 @@ class Metrics:
         self._series(self._accepted, unit, type_name).inc()
 
     def report_rejected(self, reason: str) -> None:
-        self._rejected.labels(reason=reason).inc()
+        self._series(self._rejected, reason).inc()
 
     def exact_duplicate(self) -> None:
-        self._duplicates.labels(kind="exact").inc()
+        self._series(self._duplicates, "exact").inc()
 
     def incident_duplicate(self) -> None:
-        self._duplicates.labels(kind="incident").inc()
+        self._series(self._duplicates, "incident").inc()
 
     def correlation_emitted(self, entity_kind: str) -> None:
-        self._correlations.labels(entity=entity_kind).inc()
+        self._series(self._correlations, entity_kind).inc()
 
     def delivered(
         self,

@@ -136,6 +136,10 @@ def candidate_to_json(c: IncidentCandidate) -> list[Any]:
             c.incident_id]  # fmt: skip
 
 
+#: Positions in a stored candidate row (``candidate_to_json``) read before it is decoded.
+ROW_EVENT_ID, ROW_UNIT, ROW_OCCURRED_MS, ROW_LAT, ROW_PERSONS = 0, 2, 3, 4, 6
+
+
 def candidate_from_json(raw: list[Any]) -> IncidentCandidate:
     event_id, kind, unit, occurred, lat, lon, persons, incident = raw
     return IncidentCandidate(event_id, kind, unit, from_ms(occurred), lat, lon, persons, incident)
@@ -203,14 +207,16 @@ class PipelineState:
                 (row - 1, row, row + 1), (column - 1, column, column + 1)
             ):
                 for raw in self.candidates.get(candidate_key(bucket, cell), ()):
-                    if abs(raw[3] - at) > window:  # decode only what can match
+                    if abs(raw[ROW_OCCURRED_MS] - at) > window:  # decode only what can match
                         continue
-                    if partner_of is None or could_match(partner_of, raw[2], raw[4], raw[6]):
+                    if partner_of is None or could_match(
+                        partner_of, raw[ROW_UNIT], raw[ROW_LAT], raw[ROW_PERSONS]
+                    ):
                         yield candidate_from_json(raw)
 
     def add_candidate(self, candidate: IncidentCandidate) -> None:
         key = candidate_key(bucket_of(candidate.occurred_at), cell_of(candidate.lat, candidate.lon))
-        others = [c for c in self.candidates.get(key, ()) if c[0] != candidate.event_id]
+        others = [c for c in self.candidates.get(key, ()) if c[ROW_EVENT_ID] != candidate.event_id]
         self.candidates[key] = [*others, candidate_to_json(candidate)]
         self._journal("candidates", key)
 

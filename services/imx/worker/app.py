@@ -125,7 +125,6 @@ def build(settings: Settings, web_port: int, datadir: Path) -> Built:
     )
     intake = IntakeLoop(
         wiring,
-        bootstrap=settings.bootstrap,
         group_id=f"{app.conf.id}-intake",
         accepted_topic=accepted.get_topic_name(),
         session_timeout_s=settings.session_timeout_s,

@@ -44,11 +44,10 @@ class IntakeLoop:
     """Screens every ingress record once or more, never zero times."""
 
     def __init__(
-        self, w: Wiring, *, bootstrap: str, group_id: str, accepted_topic: str,
+        self, w: Wiring, *, group_id: str, accepted_topic: str,
         session_timeout_s: float,
     ) -> None:  # fmt: skip
         self._w = w
-        self._bootstrap = bootstrap
         self._group_id = group_id
         self._accepted = accepted_topic
         self._session_ms = int(session_timeout_s * 1000)
@@ -68,7 +67,7 @@ class IntakeLoop:
         topics = [self._w.topology.ingress(u) for u in self._w.registry.ids()]
         consumer = AIOKafkaConsumer(
             *topics,
-            bootstrap_servers=self._bootstrap,
+            bootstrap_servers=self._w.bootstrap,
             group_id=self._group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -77,7 +76,7 @@ class IntakeLoop:
             heartbeat_interval_ms=max(self._session_ms // 10, 500),
             max_poll_records=BATCH,
         )
-        producer = make_producer(self._bootstrap)
+        producer = make_producer(self._w.bootstrap)
         await producer.start()
         await consumer.start()
         try:

@@ -18,8 +18,15 @@ from imx.pipeline.state import (
     ENTITY_RETENTION,
     EVENT_RETENTION,
     JOURNAL_CHUNK,
+    ROW_EVENT_ID,
+    ROW_LAT,
+    ROW_OCCURRED_MS,
+    ROW_PERSONS,
+    ROW_UNIT,
     EventSummary,
     PipelineState,
+    candidate_to_json,
+    to_ms,
 )
 
 from .conftest import T0, Build
@@ -310,3 +317,13 @@ def test_far_candidates_are_not_read() -> None:
     state = written(fresh_state(), T0)
     state.add_candidate(candidate("c", T0))
     assert list(state.candidates_near(T0, 42.3 + 0.2, 21.65)) == []
+
+
+def test_row_positions_read_before_decoding_match_the_stored_row() -> None:
+    stored = candidate("c", T0)
+    row = candidate_to_json(stored)
+    assert row[ROW_EVENT_ID] == stored.event_id
+    assert row[ROW_UNIT] == stored.unit
+    assert row[ROW_OCCURRED_MS] == to_ms(stored.occurred_at)
+    assert row[ROW_LAT] == stored.lat
+    assert row[ROW_PERSONS] == stored.persons
