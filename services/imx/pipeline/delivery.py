@@ -60,7 +60,11 @@ def report_delivery(
     enrichment: Enrichment,
     timing: Timing,
 ) -> dict[str, Any]:
-    """A `kind = report` delivery; `report` is already minimised for this recipient."""
+    """A `kind = report` delivery; `report` is already minimised for this recipient.
+
+    The record holds ``report`` itself, not a copy: recipients with the same minimised view
+    share one object, which lets the writer encode it once (``imx.schema.delivery_writer``).
+    """
     return {
         "delivery_id": delivery_id(recipient, report["event_id"], "report"),
         "recipient": recipient,
@@ -68,7 +72,7 @@ def report_delivery(
         "rules": _rule_names(rules),
         "incident_id": incident.incident_id,
         "duplicate_of": incident.duplicate_of,
-        "report": dict(report),
+        "report": report,
         "correlation": None,
         "enrichment": enrichment.as_dict(),
         "timing": timing.as_dict(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any
 
 from imx.pipeline.geo import INLAND, nearest_border_section
@@ -20,7 +21,15 @@ class Enrichment:
     section_impact: str | None  # None for "inland"
 
     def as_dict(self) -> dict[str, Any]:
-        """The delivery record's `enrichment` member (CONTRACT.md section 6)."""
+        """The delivery record's `enrichment` member (CONTRACT.md section 6).
+
+        The same dict on every call: a report's deliveries share it, so it is encoded once for
+        all of them (see ``imx.schema.delivery_writer``); nothing changes it once made.
+        """
+        return self._member
+
+    @cached_property
+    def _member(self) -> dict[str, Any]:
         return asdict(self)
 
 

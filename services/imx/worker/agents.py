@@ -23,7 +23,8 @@ from imx.pipeline.core import ACCEPTED, DUPLICATE, Core, Outcome
 from imx.pipeline.screen import Rejection
 from imx.pipeline.state import PipelineState
 from imx.registry import Registry
-from imx.schema.codec import CodecError, decode_report, encode, encode_delivery
+from imx.schema.codec import CodecError, decode_report
+from imx.schema.delivery_writer import DeliveryWriter
 from imx.schema.loader import SchemaSet
 from imx.schemastore import SchemaStore
 from imx.topology import Topology
@@ -54,6 +55,7 @@ class Wiring:
 
     registry: Registry
     schemas: SchemaSet
+    deliveries: DeliveryWriter
     topology: Topology
     metrics: Metrics
     store: SchemaStore
@@ -231,8 +233,8 @@ async def _deliver(
             w.metrics.incident_duplicate()
         for correlation in outcome.correlations:
             w.metrics.correlation_emitted(correlation.entity.kind)
-    disclosure_schema = w.schemas.disclosure()
-    for delivery in outcome.deliveries:
+    values = w.deliveries.encode([delivery.record for delivery in outcome.deliveries])
+    for delivery, value in zip(outcome.deliveries, values, strict=True):
         delivery_id = delivery.record["delivery_id"]
         audit_id = f"audit:{delivery_id}"
         if w.sink.already(delivery_id) and w.sink.already(audit_id):
@@ -241,7 +243,7 @@ async def _deliver(
             await out.send(
                 w.topology.feed(delivery.recipient),
                 delivery.key.encode(),
-                encode_delivery(delivery.record, w.schemas, checked=False),
+                value,
                 {SRC_HEADER: str(src).encode(), ID_HEADER: delivery_id.encode()},
             )
         if not w.sink.already(audit_id):
@@ -249,7 +251,7 @@ async def _deliver(
             await out.send(
                 w.topology.audit,
                 subject.encode(),
-                encode(disclosure_schema, delivery.disclosure, checked=False),
+                w.deliveries.encode_disclosure(delivery.disclosure),
                 {SRC_HEADER: str(src).encode(), ID_HEADER: audit_id.encode()},
             )
         timing = delivery.record["timing"]

@@ -31,6 +31,7 @@ from imx.pipeline.core import Core
 from imx.pipeline.state import PipelineState
 from imx.pipeline.writebehind import WriteBehind
 from imx.registry import Registry, load_registry
+from imx.schema.delivery_writer import DeliveryWriter
 from imx.schema.loader import SchemaSet, load_schemas
 from imx.schemastore import SchemaStore
 from imx.settings import Settings
@@ -110,6 +111,7 @@ def build(settings: Settings, web_port: int, datadir: Path) -> Built:
     wiring = Wiring(
         registry=registry,
         schemas=schemas,
+        deliveries=DeliveryWriter(schemas),
         topology=topology,
         metrics=metrics,
         store=SchemaStore(settings.bootstrap, topology.schemas, schemas),
