@@ -82,7 +82,10 @@ def report_delivery(
 def correlation_delivery(
     recipient: str, rules: Iterable[Rule | str], *, correlation: Mapping[str, Any], timing: Timing
 ) -> dict[str, Any]:
-    """A `kind = correlation` delivery; `correlation` is the section 6 member form."""
+    """A `kind = correlation` delivery; `correlation` is the section 6 member form.
+
+    Held, not copied, as a report delivery holds its report (see ``report_delivery``).
+    """
     return {
         "delivery_id": delivery_id(recipient, correlation["correlation_id"], "correlation"),
         "recipient": recipient,
@@ -91,7 +94,7 @@ def correlation_delivery(
         "incident_id": None,
         "duplicate_of": None,
         "report": None,
-        "correlation": dict(correlation),
+        "correlation": correlation,
         "enrichment": None,
         "timing": timing.as_dict(),
     }

@@ -3,11 +3,12 @@
 An Avro record's encoding is its fields' encodings one after the other, so a delivery is
 three parts joined: its head (``delivery_id`` … ``duplicate_of``), its body (``report``,
 ``correlation``, ``enrichment``) and its ``timing``. The body is most of the bytes and, for the
-recipients that see the same minimised view of a report, the same: it is written once per view
-instead of once per recipient. The head and the timing are small and differ per recipient:
-they are written by functions compiled from their schema parts (``compile_writer``), which
-cost a fraction of a fastavro call on a record this small. The joined bytes are exactly
-``encode_delivery``'s (held by property tests), so readers see no difference.
+recipients that see the same minimised view of a report (or of a correlation), the same: it is
+written once per view instead of once per recipient. The head and the timing are small and
+differ per recipient: they are written by functions compiled from their schema parts
+(``compile_writer``), which cost a fraction of a fastavro call on a record this small. The
+joined bytes are exactly ``encode_delivery``'s (held by property tests): readers see no
+difference.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, cast
 from fastavro import schemaless_writer
 from fastavro.schema import parse_schema
 
-from imx.schema.codec import MAGIC, EncodingError, _tag_record_unions, encode_delivery
+from imx.schema.codec import MAGIC, EncodingError, _tag_record_unions
 from imx.schema.loader import AvroSchema, SchemaSet, default_schemas, fingerprint, full_name
 
 _NAMED = ("record", "enum", "fixed")
@@ -51,18 +52,14 @@ class DeliveryWriter:
     def encode(self, deliveries: Sequence[Mapping[str, Any]]) -> list[bytes]:
         """The encoding of each delivery, in order (unchecked: the pipeline built them).
 
-        Report deliveries holding the very same report and enrichment objects (one minimised
-        view, shared by its recipients) share one encoding of them. Identity is safe as a key
-        here: every object stays alive for the call.
+        Deliveries holding the very same report (one minimised view, shared by its
+        recipients), correlation and enrichment objects share one encoding of them. Identity
+        is safe as a key here: every object stays alive for the call.
         """
-        bodies: dict[tuple[int, int], bytes] = {}
+        bodies: dict[tuple[int, int, int], bytes] = {}
         out = []
         for delivery in deliveries:
-            report = delivery["report"]
-            if report is None:  # a correlation: rare, written whole
-                out.append(encode_delivery(delivery, self._schemas, checked=False))
-                continue
-            key = (id(report), id(delivery["enrichment"]))
+            key = (id(delivery["report"]), id(delivery["correlation"]), id(delivery["enrichment"]))
             body = bodies.get(key)
             if body is None:
                 body = bodies[key] = self._encode_body(delivery)
@@ -71,12 +68,12 @@ class DeliveryWriter:
 
     def _encode_body(self, delivery: Mapping[str, Any]) -> bytes:
         report = delivery["report"]
-        type_name = str(report["type"])
+        if report is not None:  # one of nine record types: named, as encode_delivery does
+            type_name = str(report["type"])
+            tagged = _tag_record_unions(self._schemas.report(type_name), report)
+            report = (full_name(type_name), tagged)
         datum = {
-            "report": (
-                full_name(type_name),
-                _tag_record_unions(self._schemas.report(type_name), report),
-            ),
+            "report": report,
             "correlation": delivery["correlation"],
             "enrichment": delivery["enrichment"],
         }

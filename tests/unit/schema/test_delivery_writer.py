@@ -129,15 +129,18 @@ def test_a_shared_view_is_written_once(
     monkeypatch.setattr(writer, "_encode_body", counting)
     at = golden["occurred_at"]
     other = dict(golden)
+    correlation = _correlation(at)
     writer.encode(
         [
             _delivery("a", ["chain"], golden, ENRICHMENT, at),
             _delivery("b", ["line"], golden, ENRICHMENT, at),
             _delivery("c", ["analytics"], other, ENRICHMENT, at),
             _delivery("d", ["chain"], golden, INLAND, at),
+            {**correlation, "recipient": "e"},
+            {**correlation, "recipient": "f"},
         ]
     )
-    assert calls == ["a", "c", "d"]
+    assert calls == ["a", "c", "d", "e"]
 
 
 def test_parts_cover_every_field_in_order(schemas: SchemaSet) -> None:
