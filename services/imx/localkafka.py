@@ -268,6 +268,11 @@ def _java_argv(java: str, home: BrokerHome, jars: list[Path], main: str) -> list
         HEAP,
         "-Xms128m",
         "-XX:+UseG1GC",
+        # Compile with C1 only. This broker lives for one test session, one bench or one
+        # `imx run`: a fresh JVM's C2 compiler spent ~22 s of CPU in its first 30 s on a
+        # 2-core machine, taking a core from the processes under test; C1 code is slower at
+        # its peak, but measured faster over a bench (docs/performance.md, change 9).
+        "-XX:TieredStopAtLevel=1",
         "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={home.log4j}",
         "-cp",

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.e2e
 BENCH_TIMEOUT_S = 300.0
 POSITIVE = (
     "raw_passthrough_per_second",
+    "raw_warmup_per_second",
     "pipeline_reports_per_second",
     "pipeline_deliveries_per_second",
     "ratio_pipeline_to_raw",

@@ -19,6 +19,8 @@ class Result:
     reports: int
     raw_passthrough_per_second: float
     raw_seconds: float
+    #: The same passthrough on the freshly started broker, before everything else (warm-up).
+    raw_warmup_per_second: float
     pipeline_reports_per_second: float
     pipeline_deliveries_per_second: float
     pipeline_seconds: float
@@ -65,6 +67,7 @@ class Result:
             ("raw passthrough (reports/s)", f"{self.raw_passthrough_per_second:,.0f}"),
             ("  records written per report", f"{self.records_per_report:.2f}"),
             ("  time (s)", f"{self.raw_seconds:.2f}"),
+            ("  warm-up on the fresh broker (reports/s)", f"{self.raw_warmup_per_second:,.0f}"),
             ("pipeline at saturation (reports/s)", f"{self.pipeline_reports_per_second:,.1f}"),
             ("  deliveries/s", f"{self.pipeline_deliveries_per_second:,.1f}"),
             ("  deliveries", f"{self.deliveries:,}"),
