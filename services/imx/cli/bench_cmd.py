@@ -1,4 +1,7 @@
-"""``imx bench [--reports N] [--rate R] [--duration S] [--seed N]``: throughput and latency.
+"""``imx bench [--reports N] [--rate R] [--duration S] [--seed N] [--logic-only]``.
+
+Throughput and latency of the pipeline against a raw Kafka passthrough; with ``--logic-only``,
+the CPU time of the core's own logic in-process instead (no broker, no worker).
 
 The table goes to stdout first and the JSON line last, so ``imx bench | tail -1`` is the result
 for tools; progress goes to stderr.
@@ -19,6 +22,7 @@ from imx.settings import Settings
 DEFAULT_REPORTS = 5000
 DEFAULT_RATE = 500.0
 DEFAULT_DURATION_S = 20.0
+DEFAULT_ROUNDS = 3
 
 
 def count(text: str) -> int:
@@ -52,6 +56,17 @@ def register(commands: Any) -> None:
         help=f"seconds of the latency run (default {DEFAULT_DURATION_S:g})",
     )
     cmd.add_argument("--seed", type=int, help="simulator seed (default: a new one each run)")
+    cmd.add_argument(
+        "--logic-only",
+        action="store_true",
+        help="only the CPU time of deciding and encoding --reports reports, in-process, no Kafka",
+    )
+    cmd.add_argument(
+        "--rounds",
+        type=count,
+        default=DEFAULT_ROUNDS,
+        help=f"with --logic-only: rounds, the best is kept (default {DEFAULT_ROUNDS})",
+    )
     cmd.set_defaults(handler=_bench)
 
 
@@ -60,9 +75,31 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
     from imx.bench.runner import Plan, run  # noqa: PLC0415
 
     seed = secrets.randbits(32) if args.seed is None else args.seed
+    if args.logic_only:
+        return _logic(args, settings, seed)
     plan = Plan(reports=args.reports, rate=args.rate, duration_s=args.duration, seed=seed)
     with job_failures("imx bench"):
         result = run(settings, plan, progress)
+    Console(width=100).print(result.table())
+    print(result.json_line(), flush=True)
+    return EXIT_OK
+
+
+def _logic(args: argparse.Namespace, settings: Settings, seed: int) -> int:
+    from imx.bench.logic import measure  # noqa: PLC0415
+    from imx.bench.report import git_commit  # noqa: PLC0415
+    from imx.registry import load_registry  # noqa: PLC0415
+    from imx.schema.loader import load_schemas  # noqa: PLC0415
+
+    progress(f"deciding and encoding {args.reports} reports (seed {seed}), {args.rounds} rounds")
+    result = measure(
+        load_registry(settings.registry_path),
+        load_schemas(settings.schemas_dir),
+        seed=seed,
+        count=args.reports,
+        rounds=args.rounds,
+        git_commit=git_commit(),
+    )
     Console(width=100).print(result.table())
     print(result.json_line(), flush=True)
     return EXIT_OK
