@@ -1,13 +1,16 @@
-"""The producer's partitioner: the same partition as aiokafka's default, hash remembered."""
+"""The producer recipe: the same partition as aiokafka's default (hash remembered), batch size."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imx.kafkaio import KeyHashPartitioner
+from imx.kafkaio import MAX_BATCH_BYTES, KeyHashPartitioner, make_producer
+from imx.topology import MAX_MESSAGE_BYTES
 
 pytestmark = pytest.mark.unit
 
@@ -29,3 +32,15 @@ def test_same_partition_as_the_default_partitioner(
 
 def test_records_without_a_key_go_to_an_available_partition() -> None:
     assert KeyHashPartitioner()(None, [0, 1, 2], [1]) == 1
+
+
+def test_producer_batches_fit_the_topics_message_limit() -> None:
+    # a record batch is one message to the broker: larger than max.message.bytes, it is refused
+    async def batch_size() -> int:
+        producer = make_producer("127.0.0.1:9")  # never started: nothing connects
+        size: int = producer._message_accumulator._batch_size
+        await producer.stop()
+        return size
+
+    assert asyncio.run(batch_size()) == MAX_BATCH_BYTES
+    assert MAX_BATCH_BYTES + 64 * 1024 <= MAX_MESSAGE_BYTES  # room for a batch's overhead
