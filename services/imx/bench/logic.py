@@ -10,16 +10,16 @@ State lives in plain dicts here, where the worker keeps it in faust tables writt
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
 from rich.table import Table
 
+from imx.bench.report import figures_table, json_line
 from imx.pipeline.core import ACCEPTED, Core
 from imx.pipeline.state import PipelineState
 from imx.registry import Registry
@@ -44,22 +44,20 @@ class LogicResult:
     git_commit: str
 
     def json_line(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return json_line(self)
 
     def table(self) -> Table:
-        table = Table(title=f"imx bench --logic-only: {self.reports} reports, seed {self.seed}")
-        table.add_column("measure")
-        table.add_column("value", justify="right")
-        rows = [
-            ("accepted reports / deliveries", f"{self.accepted:,} / {self.deliveries:,}"),
-            ("deciding, CPU per report (ms)", f"{self.decide_ms_per_report:.3f}"),
-            ("encoding, CPU per report (ms)", f"{self.encode_ms_per_report:.3f}"),
-            ("rounds (best kept)", f"{self.rounds}"),
-            ("git commit", self.git_commit[:12]),
-        ]
-        for name, value in rows:
-            table.add_row(name, value)
-        return table
+        title = f"imx bench --logic-only: {self.reports} reports, seed {self.seed}"
+        return figures_table(
+            title,
+            [
+                ("accepted reports / deliveries", f"{self.accepted:,} / {self.deliveries:,}"),
+                ("deciding, CPU per report (ms)", f"{self.decide_ms_per_report:.3f}"),
+                ("encoding, CPU per report (ms)", f"{self.encode_ms_per_report:.3f}"),
+                ("rounds (best kept)", f"{self.rounds}"),
+                ("git commit", self.git_commit[:12]),
+            ],
+        )
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from rich.table import Table
 
@@ -57,12 +58,9 @@ class Result:
     git_commit: str
 
     def json_line(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return json_line(self)
 
     def table(self) -> Table:
-        table = Table(title=f"imx bench: {self.reports} reports, seed {self.seed}")
-        table.add_column("measure")
-        table.add_column("value", justify="right")
         rows = [
             ("raw passthrough (reports/s)", f"{self.raw_passthrough_per_second:,.0f}"),
             ("  records written per report", f"{self.records_per_report:.2f}"),
@@ -107,9 +105,22 @@ class Result:
             ("Kafka / partitions", f"{self.kafka_version} / {self.partitions}"),
             ("git commit", self.git_commit[:12]),
         ]
-        for name, value in rows:
-            table.add_row(name, value)
-        return table
+        return figures_table(f"imx bench: {self.reports} reports, seed {self.seed}", rows)
+
+
+def json_line(result: Any) -> str:
+    """A result dataclass as one JSON line, its field names as the keys."""
+    return json.dumps(asdict(result), sort_keys=True)
+
+
+def figures_table(title: str, rows: list[tuple[str, str]]) -> Table:
+    """Measures and their values, right-aligned, for people."""
+    table = Table(title=title)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
 
 
 def _ms(seconds: float) -> str:

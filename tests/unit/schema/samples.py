@@ -84,3 +84,36 @@ MINIMAL: dict[str, dict[str, Any]] = {
 
 def report_json(type_name: str = "MigrantSmuggling", **members: Any) -> dict[str, Any]:
     return copy.deepcopy({"type": type_name, **ENVELOPE, **MINIMAL[type_name], **members})
+
+
+#: The enrichment of a report of bps-presevo near the North Macedonian border.
+ENRICHMENT = {
+    "unit_name": "Border Police Station Preševo",
+    "unit_level": "LOCAL",
+    "unit_line": "BORDER",
+    "territorial": "pd-vranje",
+    "border_section": "rs-mk",
+    "section_impact": "HIGH",
+}
+
+
+def correlation_delivery(at: datetime) -> dict[str, Any]:
+    """A `kind = correlation` delivery to SBPOK of a vehicle seen by two units."""
+    return {
+        "delivery_id": "d2",
+        "recipient": "gpd-sbpok",
+        "kind": "correlation",
+        "rules": [],
+        "incident_id": None,
+        "duplicate_of": None,
+        "report": None,
+        "correlation": {
+            "correlation_id": "c1",
+            "entity_kind": "vehicle",
+            "entity_key": "BG123AB",
+            "event_ids": ["e1", "e2"],
+            "units": ["bps-presevo", "ps-vranje"],
+        },
+        "enrichment": None,
+        "timing": {"occurred_at": None, "reported_at": None, "ingested_at": at, "delivered_at": at},
+    }

@@ -16,16 +16,9 @@ from imx.schema.codec import EncodingError, encode, encode_delivery
 from imx.schema.delivery_writer import DeliveryWriter, compile_writer, split_record
 from imx.schema.loader import AvroSchema, SchemaSet
 
+from .samples import ENRICHMENT, correlation_delivery
 from .strategies import any_report, timestamps
 
-ENRICHMENT = {
-    "unit_name": "Border Police Station Preševo",
-    "unit_level": "LOCAL",
-    "unit_line": "BORDER",
-    "territorial": "pd-vranje",
-    "border_section": "rs-mk",
-    "section_impact": "HIGH",
-}
 INLAND = {**ENRICHMENT, "border_section": "inland", "section_impact": None, "territorial": None}
 RULES = st.lists(
     st.sampled_from(["chain", "line", "neighbour", "crime", "analytics", "international", "rfi"]),
@@ -60,24 +53,7 @@ def _delivery(
 
 
 def _correlation(at: datetime) -> dict[str, Any]:
-    return {
-        "delivery_id": "d-corr",
-        "recipient": "gpd-sbpok",
-        "kind": "correlation",
-        "rules": ["correlation"],
-        "incident_id": None,
-        "duplicate_of": None,
-        "report": None,
-        "correlation": {
-            "correlation_id": "c1",
-            "entity_kind": "vehicle",
-            "entity_key": "BG123AB",
-            "event_ids": ["e1", "e2"],
-            "units": ["bps-presevo", "ps-vranje"],
-        },
-        "enrichment": None,
-        "timing": {"occurred_at": at, "reported_at": None, "ingested_at": at, "delivered_at": at},
-    }
+    return {**correlation_delivery(at), "rules": ["correlation"], "delivery_id": "d-corr"}
 
 
 @given(

@@ -30,6 +30,7 @@ from imx.schema.codec import (
 )
 from imx.schema.loader import REPORT_TYPES, SchemaSet, canonical_form
 
+from .samples import ENRICHMENT, correlation_delivery
 from .strategies import any_report, reports, timestamps
 
 pytestmark = pytest.mark.unit
@@ -142,14 +143,7 @@ def test_report_deliveries_round_trip_with_the_report_type(
         "duplicate_of": None,
         "report": report,
         "correlation": None,
-        "enrichment": {
-            "unit_name": "Border Police Station Preševo",
-            "unit_level": "LOCAL",
-            "unit_line": "BORDER",
-            "territorial": "pd-vranje",
-            "border_section": "rs-mk",
-            "section_impact": "HIGH",
-        },
+        "enrichment": ENRICHMENT,
         "timing": {
             "occurred_at": report["occurred_at"],
             "reported_at": report["reported_at"],
@@ -165,29 +159,7 @@ def test_report_deliveries_round_trip_with_the_report_type(
 
 def test_correlation_delivery_and_disclosure_round_trip(schemas: SchemaSet) -> None:
     now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-    delivery = {
-        "delivery_id": "d2",
-        "recipient": "gpd-sbpok",
-        "kind": "correlation",
-        "rules": [],
-        "incident_id": None,
-        "duplicate_of": None,
-        "report": None,
-        "correlation": {
-            "correlation_id": "c1",
-            "entity_kind": "vehicle",
-            "entity_key": "BG123AB",
-            "event_ids": ["e1", "e2"],
-            "units": ["bps-presevo", "ps-vranje"],
-        },
-        "enrichment": None,
-        "timing": {
-            "occurred_at": None,
-            "reported_at": None,
-            "ingested_at": now,
-            "delivered_at": now,
-        },
-    }
+    delivery = correlation_delivery(now)
     cache = SchemaCache.of(schemas)
     assert decode_delivery(encode_delivery(delivery, schemas), cache.get) == delivery
     disclosure = {

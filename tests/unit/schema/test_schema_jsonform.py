@@ -19,7 +19,7 @@ from imx.schema.jsonform import (
 from imx.schema.loader import REPORT_TYPES, SchemaSet
 from imx.schema.timeformat import format_timestamp, is_date, parse_timestamp
 
-from .samples import DOCUMENT, PERSON, report_json
+from .samples import DOCUMENT, ENRICHMENT, PERSON, report_json
 from .strategies import any_report
 
 pytestmark = pytest.mark.unit
@@ -286,14 +286,7 @@ def _delivery(report: dict[str, Any] | None) -> dict[str, Any]:
         "duplicate_of": None,
         "report": report,
         "correlation": None,
-        "enrichment": {
-            "unit_name": "Border Police Station Preševo",
-            "unit_level": "LOCAL",
-            "unit_line": "BORDER",
-            "territorial": "pd-vranje",
-            "border_section": "rs-mk",
-            "section_impact": "HIGH",
-        },
+        "enrichment": ENRICHMENT,
         "timing": {
             "occurred_at": report["occurred_at"] if report else None,
             "reported_at": None,
