@@ -11,7 +11,6 @@ returns a deep copy; the input is never changed.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
@@ -39,9 +38,22 @@ def pseudonym(key: bytes, value: str) -> str:
     return PSEUDONYM_PREFIX + digest[:PSEUDONYM_HEX_DIGITS]
 
 
+def tree_copy(value: Any) -> Any:
+    """A deep copy of decoded data: dicts and lists copied, everything else immutable.
+
+    Decoded reports hold only dicts, lists and immutable scalars (strings, numbers, datetimes),
+    so this is ``copy.deepcopy`` without its memo and dispatch, several times faster.
+    """
+    if isinstance(value, dict):
+        return {name: tree_copy(member) for name, member in value.items()}
+    if isinstance(value, list):
+        return [tree_copy(item) for item in value]
+    return value
+
+
 def drop_free_text(report: Mapping[str, Any]) -> dict[str, Any]:
     """The report without `notes` and `response` (international deliveries)."""
-    minimised = copy.deepcopy(dict(report))
+    minimised: dict[str, Any] = tree_copy(dict(report))
     for field in FREE_TEXT_FIELDS:
         if field in minimised:
             minimised[field] = None
@@ -74,7 +86,7 @@ def pseudonymise_report(report: Mapping[str, Any], key: bytes) -> dict[str, Any]
 
 def pseudonymise_correlation(correlation: Mapping[str, Any], key: bytes) -> dict[str, Any]:
     """A correlation (section 6 form) with its `entity_key` tokenised."""
-    minimised = copy.deepcopy(dict(correlation))
+    minimised: dict[str, Any] = tree_copy(dict(correlation))
     minimised["entity_key"] = pseudonym(key, correlation["entity_key"])
     return minimised
 
@@ -100,4 +112,5 @@ def minimise_report(
         return pseudonymise_report(report, key)
     if applied is Rule.INTERNATIONAL:
         return drop_free_text(report)
-    return copy.deepcopy(dict(report))
+    copied: dict[str, Any] = tree_copy(dict(report))
+    return copied

@@ -156,7 +156,7 @@ def _compile(node: Any, named: Mapping[str, Any]) -> Write:
         return _union([_compile(branch, named) for branch in node], node)
     kind = node.get("type") if isinstance(node, dict) else node
     if isinstance(node, dict) and node.get("logicalType") == "timestamp-millis" and kind == "long":
-        return _timestamp_millis
+        return _last_remembered(_timestamp_millis)
     if isinstance(kind, (dict, list)):
         return _compile(kind, named)
     if kind == "string":
@@ -176,7 +176,13 @@ def _compile(node: Any, named: Mapping[str, Any]) -> Write:
     raise _UnsupportedError(kind)
 
 
+#: Zig-zag varints of -64..63, one byte each: lengths, enum indexes, union and array tags.
+_ONE_BYTE = tuple(bytes([((n << 1) ^ (n >> 63)) & 0xFF]) for n in range(-64, 64))
+
+
 def _varint(value: int) -> bytes:
+    if -64 <= value < 64:
+        return _ONE_BYTE[value + 64]
     value = (value << 1) ^ (value >> 63)  # zig-zag
     out = bytearray()
     while value > 0x7F:
@@ -221,6 +227,24 @@ def _timestamp_millis(value: Any) -> bytes:
         delta = value - _EPOCH
         return _varint((delta.days * 86400 + delta.seconds) * 1000 + int(delta.microseconds / 1000))
     return _long(value)
+
+
+def _last_remembered(write: Write) -> Write:
+    """``write`` that answers the same object as the call before from memory.
+
+    A report's deliveries and disclosures carry the very same datetime objects (one decision,
+    one moment), so each is converted once instead of once per recipient.
+    """
+    last: list[Any] = [object(), b""]  # held, so its identity cannot pass to another object
+
+    def remembered(value: Any) -> bytes:
+        if value is not last[0]:
+            last[1] = write(value)
+            last[0] = value
+        written: bytes = last[1]
+        return written
+
+    return remembered
 
 
 def _enum(symbols: Sequence[str]) -> Write:

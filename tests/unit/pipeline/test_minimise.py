@@ -18,6 +18,7 @@ from imx.pipeline.minimise import (
     pseudonym,
     pseudonymise_correlation,
     pseudonymise_report,
+    tree_copy,
 )
 from imx.pipeline.routing import Rule
 
@@ -217,3 +218,33 @@ def test_correlation_entity_key_is_tokenised() -> None:
     out = pseudonymise_correlation(correlation, KEY)
     assert out == {**correlation, "entity_key": pseudonym(KEY, "VR123SDJ")}
     assert correlation["entity_key"] == "VR123SDJ"
+
+
+_TREES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(tree=_TREES)
+def test_tree_copy_is_a_deep_copy_of_decoded_data(tree: Any) -> None:
+    copied = tree_copy(tree)
+    assert copied == copy.deepcopy(tree)
+    # no dict or list is shared: changing the copy leaves the original as it was
+    before = copy.deepcopy(tree)
+    _scribble(copied)
+    assert tree == before
+
+
+def _scribble(node: Any) -> None:
+    if isinstance(node, dict):
+        for member in list(node.values()):
+            _scribble(member)
+        node["scribbled"] = True
+    elif isinstance(node, list):
+        for item in node:
+            _scribble(item)
+        node.append("scribbled")

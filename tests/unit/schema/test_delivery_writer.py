@@ -248,3 +248,20 @@ def test_disclosures_are_written_as_the_codec_writes_them(
 ) -> None:
     expected = encode(schemas.disclosure(), disclosure)
     assert DeliveryWriter(schemas).encode_disclosure(disclosure) == expected
+
+
+@given(moments=st.lists(st.sampled_from([0, 1, 2]), min_size=1, max_size=8), at=timestamps)
+def test_a_remembered_timestamp_is_only_reused_for_the_same_object(
+    moments: list[int], at: datetime, schemas: SchemaSet
+) -> None:
+    # the same datetime object in a row is written from memory; another object, even an
+    # equal one, is written afresh
+    _, _, tail = split_record(schemas.delivery(), ("report", "timing"))
+    objects = [at, at.replace(microsecond=(at.microsecond + 1000) % 1_000_000), at + (at - at)]
+    write = compile_writer(tail)
+    for pick in moments:
+        moment = objects[pick]
+        datum = {"timing": dict.fromkeys(_TIMING_FIELDS, moment)}
+        expected = io.BytesIO()
+        schemaless_writer(expected, tail.parsed, datum)
+        assert write(datum) == expected.getvalue()
