@@ -77,7 +77,7 @@ def encode(schema: AvroSchema, datum: Mapping[str, Any], *, checked: bool = True
     buffer = io.BytesIO()
     buffer.write(MAGIC)
     buffer.write(schema.fingerprint)
-    schemaless_writer(buffer, schema.parsed, _tag_record_unions(schema, datum))
+    schemaless_writer(buffer, schema.parsed, tag_record_unions(schema, datum))
     return buffer.getvalue()
 
 
@@ -110,7 +110,7 @@ def _record_name(schema: AvroSchema, branch: Any) -> str | None:
 _RECORD_UNIONS: dict[bytes, tuple[tuple[str, str], ...]] = {}
 
 
-def _tag_record_unions(schema: AvroSchema, datum: Mapping[str, Any]) -> Mapping[str, Any]:
+def tag_record_unions(schema: AvroSchema, datum: Mapping[str, Any]) -> Mapping[str, Any]:
     """``datum`` with each record value of a union field named (fastavro's tuple notation).
 
     The bytes are the same; only the cost differs: given a plain dict, fastavro finds a union's
@@ -184,7 +184,7 @@ def encode_delivery(
     datum = dict(delivery)
     if report is not None:
         type_name = str(report.get("type"))
-        branch = _tag_record_unions(schemas.report(type_name), report) if not checked else report
+        branch = tag_record_unions(schemas.report(type_name), report) if not checked else report
         datum["report"] = (full_name(type_name), branch)
     return encode(schemas.delivery(), datum, checked=checked)
 

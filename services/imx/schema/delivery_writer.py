@@ -23,7 +23,7 @@ from typing import Any, cast
 from fastavro import schemaless_writer
 from fastavro.schema import parse_schema
 
-from imx.schema.codec import MAGIC, EncodingError, _tag_record_unions
+from imx.schema.codec import MAGIC, EncodingError, tag_record_unions
 from imx.schema.loader import AvroSchema, SchemaSet, default_schemas, fingerprint, full_name
 
 _NAMED = ("record", "enum", "fixed")
@@ -70,7 +70,7 @@ class DeliveryWriter:
         report = delivery["report"]
         if report is not None:  # one of nine record types: named, as encode_delivery does
             type_name = str(report["type"])
-            tagged = _tag_record_unions(self._schemas.report(type_name), report)
+            tagged = tag_record_unions(self._schemas.report(type_name), report)
             report = (full_name(type_name), tagged)
         datum = {
             "report": report,
@@ -82,7 +82,7 @@ class DeliveryWriter:
 
 def _write(schema: AvroSchema, datum: Mapping[str, Any]) -> bytes:
     buffer = io.BytesIO()
-    schemaless_writer(buffer, schema.parsed, _tag_record_unions(schema, datum))
+    schemaless_writer(buffer, schema.parsed, tag_record_unions(schema, datum))
     return buffer.getvalue()
 
 
