@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from imx.admin import ensure_topics
+from imx.kafka.admin import ensure_topics
+from imx.kafka.connection import Connection
+from imx.kafka.topology import Topology
 from imx.registry import load_registry
 from imx.settings import Settings
-from imx.topology import Topology
 from tests.support.kafka import broker
 
 TIERS = ("unit", "integration", "e2e")
@@ -58,28 +59,29 @@ def settings(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Setting
 
 
 @pytest.fixture
+def connection(settings: Settings) -> Connection:
+    return Connection.from_settings(settings)
+
+
+@pytest.fixture
 def cli_env(settings: Settings) -> dict[str, str]:
     """Environment for running ``imx`` as a subprocess against the test's topics."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IMX_")}
-    env.update(
-        IMX_BOOTSTRAP=settings.bootstrap,
-        IMX_TOPIC_PREFIX=settings.topic_prefix,
-        IMX_HOME=str(settings.home),
-        IMX_APP_ID=settings.app_id,
-    )
-    return env
+    return settings.child_env()
 
 
 @pytest.fixture
 def topology(settings: Settings) -> Topology:
     """The test's contract topics, created on the broker."""
     topology = Topology.from_settings(settings, load_registry(settings.registry_path).ids())
-    result = asyncio.run(ensure_topics(settings.bootstrap, topology.specs()))
+    result = asyncio.run(ensure_topics(Connection.from_settings(settings), topology.specs()))
     assert result.ok, result.mismatched
     return topology
 
 
 @pytest.fixture
-def pipeline_env(cli_env: dict[str, str], topology: Topology) -> dict[str, str]:
+def pipeline_env(settings: Settings, topology: Topology) -> dict[str, str]:
     """``cli_env`` with the topics created and a pseudonymisation key: ready for workers."""
-    return {**cli_env, "IMX_PSEUDONYM_KEY": "test-only-key", "IMX_SESSION_TIMEOUT_S": "6"}
+    worker = settings.model_copy(
+        update={"pseudonym_key": SecretStr("test-only-key"), "session_timeout_s": 6.0}
+    )
+    return worker.child_env()

@@ -7,9 +7,11 @@ build a fresh one and read exact values back; the worker builds one and serves i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from imx.pipeline.entities import EntityKind
 
 #: Delivery latency: fine from 5 ms to the 1 s target, coarser up to a minute.
 LATENCY_BUCKETS = (
@@ -114,6 +116,8 @@ class Metrics:
             self._duplicates.labels(kind=kind)
         for reason in REJECTION_CODES:
             self._rejected.labels(reason=reason)
+        for entity in get_args(EntityKind):
+            self._correlations.labels(entity=entity)
         for level in LEVELS:
             self._latency.labels(level=level)
             self._age.labels(level=level)

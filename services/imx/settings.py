@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +47,15 @@ class Settings(BaseSettings):
     app_id: str = Field(default="imx", description="Stream-processing app id (internal topics).")
     web_port: int = Field(default=6066, ge=0, le=65535)
 
+    security_protocol: Literal["PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How every Kafka client of imx talks to the brokers."
+    )
+    sasl_username: str | None = Field(default=None, description="SCRAM-SHA-512 user name.")
+    sasl_password: SecretStr | None = Field(default=None, description="SCRAM-SHA-512 password.")
+    ssl_cafile: Path | None = Field(
+        default=None, description="PEM file of the CA that signed the brokers' certificates."
+    )
+
     pseudonym_key: SecretStr | None = Field(
         default=None, description="HMAC key for pseudonymising analytics deliveries."
     )
@@ -62,3 +74,26 @@ class Settings(BaseSettings):
     def kafka_home(self) -> Path:
         """Storage, configuration and logs of the local broker."""
         return self.home / "kafka"
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as ``IMX_*`` variables: the one way they reach a child process.
+
+        Every field is written, so a child sees exactly these settings whatever its own
+        ``.env`` or inherited environment says; secrets are written in clear, for the child.
+        """
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            out[f"IMX_{name.upper()}"] = str(value)
+        return out
+
+    def child_env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """``base`` (default: this process's environment) without its ``IMX_*``, plus these."""
+        inherited = os.environ if base is None else base
+        env = {k: v for k, v in inherited.items() if not k.startswith("IMX_")}
+        env.update(self.as_env())
+        return env

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from imx.localkafka import kafka_version
+from imx.kafka.localbroker import kafka_version
 from tests.support.proc import run_imx
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from imx import localkafka
+from imx.kafka import localbroker
 from tests.support.proc import run_imx
 
 pytestmark = pytest.mark.e2e
@@ -24,7 +24,7 @@ def _java_pids_under(home: Path) -> list[int]:
 
 def test_up_twice_status_down_leaves_nothing(tmp_path: Path) -> None:
     home = tmp_path / "broker"
-    port = localkafka.free_port()
+    port = localbroker.free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMX_")}
     env["IMX_HOME"] = str(tmp_path / "imx-home")
     try:
@@ -71,7 +71,7 @@ def test_without_java_a_one_line_error_names_what_to_install(tmp_path: Path) -> 
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMX_")}
     env["PATH"] = str(tmp_path / "empty-bin")  # neither java nor mvn on it
     env["IMX_JAR_CACHE"] = str(tmp_path / "jars")
-    port = str(localkafka.free_port())
+    port = str(localbroker.free_port())
     out = run_imx(["kafka", "up", "--dir", str(tmp_path / "b"), "--port", port], env)
     assert out.returncode == 1
     assert out.stderr.strip().startswith("imx: Java 17+ is required")

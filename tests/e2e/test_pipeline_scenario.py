@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import re
 import uuid
 from collections import Counter, defaultdict
@@ -24,13 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
-from imx.admin import ensure_topics
+from imx.kafka.admin import ensure_topics
+from imx.kafka.connection import Connection
+from imx.kafka.topology import Topology
 from imx.registry import Registry, load_registry
 from imx.schema.jsonform import from_json, to_json
+from imx.schema.loader import default_schemas
 from imx.schema.timeformat import parse_timestamp
 from imx.settings import Settings
-from imx.topology import Topology
 from tests.support.outputs import Outputs, collect
 from tests.support.scenario import (
     Placement,
@@ -188,22 +190,24 @@ class Run:
 
 
 def _send_phase(
-    pool: ThreadPoolExecutor, env: dict[str, str], topology: Topology, steps: list[Step]
+    pool: ThreadPoolExecutor, settings: Settings, topology: Topology, steps: list[Step]
 ) -> list[Future[dict[str, Placement]]]:
     """Publish one phase: one `imx publish` per unit and mode, all at once."""
     groups: dict[tuple[str, bool], list[Step]] = defaultdict(list)
     futures = []
     for step in steps:
         if step.direct:
-            futures.append(pool.submit(_produce, env["IMX_BOOTSTRAP"], topology, step))
+            connection = Connection.from_settings(settings)
+            futures.append(pool.submit(_produce, connection, topology, step))
         else:
             groups[(step.unit, step.no_check)].append(step)
+    env = settings.child_env()
     futures += [pool.submit(publish, env, group) for group in groups.values()]
     return futures
 
 
-def _produce(bootstrap: str, topology: Topology, step: Step) -> dict[str, Placement]:
-    return {step.name: produce(bootstrap, topology.ingress(step.unit), step.raw or b"")}
+def _produce(connection: Connection, topology: Topology, step: Step) -> dict[str, Placement]:
+    return {step.name: produce(connection, topology.ingress(step.unit), step.raw or b"")}
 
 
 def _processed(worker: WorkerProcess) -> int:
@@ -213,30 +217,22 @@ def _processed(worker: WorkerProcess) -> int:
     return int(sum(total(s, n) for n in finished) + total(s, "imx_duplicates_total", kind="exact"))
 
 
-def _environment(bootstrap: str, root: Path) -> tuple[dict[str, str], Topology, Registry]:
+def _environment(bootstrap: str, root: Path) -> tuple[Settings, Topology, Registry]:
     """What conftest's ``pipeline_env`` gives one test, built once for the module's worker."""
     prefix = f"t{uuid.uuid4().hex[:10]}-"
     settings = Settings(bootstrap=bootstrap, topic_prefix=prefix, home=root / "home",
-                        app_id=f"imx-{prefix.rstrip('-')}")  # fmt: skip
+                        app_id=f"imx-{prefix.rstrip('-')}", pseudonym_key=SecretStr(KEY),
+                        session_timeout_s=6.0)  # fmt: skip
     registry = load_registry(settings.registry_path)
     topology = Topology.from_settings(settings, registry.ids())
-    ensured = asyncio.run(ensure_topics(settings.bootstrap, topology.specs()))
+    ensured = asyncio.run(ensure_topics(Connection.from_settings(settings), topology.specs()))
     assert ensured.ok, ensured.mismatched
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IMX_")}
-    env.update(
-        IMX_BOOTSTRAP=bootstrap,
-        IMX_TOPIC_PREFIX=prefix,
-        IMX_HOME=str(settings.home),
-        IMX_APP_ID=settings.app_id,
-        IMX_PSEUDONYM_KEY=KEY,
-        IMX_SESSION_TIMEOUT_S="6",
-    )
-    return env, topology, registry
+    return settings, topology, registry
 
 
 def _play(
     pool: ThreadPoolExecutor,
-    env: dict[str, str],
+    settings: Settings,
     topology: Topology,
     steps: dict[str, Step],
     logdir: Path,
@@ -248,11 +244,13 @@ def _play(
     in_phase = defaultdict(list)
     for step in steps.values():
         in_phase[step.phase].append(step)
-    pending = _send_phase(pool, env, topology, in_phase[1])
-    with running_worker(env, logdir) as worker:  # starts while phase 1 is being published
+    pending = _send_phase(pool, settings, topology, in_phase[1])
+    with running_worker(
+        settings.child_env(), logdir
+    ) as worker:  # starts while phase 1 is being published
         for phase in sorted(in_phase):
             if phase > 1:
-                pending = _send_phase(pool, env, topology, in_phase[phase])
+                pending = _send_phase(pool, settings, topology, in_phase[phase])
             for future in pending:
                 placed.update(future.result())
             published = sum(1 for s in steps.values() if s.phase <= phase)
@@ -261,7 +259,7 @@ def _play(
                 timeout_s=90,
                 what=lambda n=published: f"{n} records processed; log:\n{worker.tail()}",
             )
-        out = collect(env["IMX_BOOTSTRAP"], topology, deliveries=deliveries,
+        out = collect(Connection.from_settings(settings), topology, deliveries=deliveries,
                       dlq=len(REJECTED), timeout_s=120, settle_s=3)  # fmt: skip
         return placed, out, parse_metrics(worker.metrics())
 
@@ -270,18 +268,20 @@ def _play(
 def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Run:
     """The scenario through one worker (worker start-up dominates the module's run time)."""
     root = tmp_path_factory.mktemp("scenario")
-    env, topology, registry = _environment(kafka_bootstrap, root)
+    settings, topology, registry = _environment(kafka_bootstrap, root)
+    env = settings.child_env()
     now = datetime.now(UTC).replace(microsecond=0)
     steps = script(now - timedelta(minutes=60), now)
     expected = expected_routes(steps, registry)
     deliveries = sum(map(len, expected.values())) + sum(len(c[3]) for c in CORRELATIONS)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        placed, out, samples = _play(pool, env, topology, steps, root, deliveries=deliveries)
+        placed, out, samples = _play(pool, settings, topology, steps, root, deliveries=deliveries)
         reading = ["--json", "--from-beginning", "--idle-timeout", "3"]
         tailed = {u: pool.submit(run_json_lines, ["tail", u, *reading], env)
                   for u in ("pd-sremska-mitrovica", SATIT)}  # fmt: skip
         dlq_cli = pool.submit(run_json_lines, ["dlq", *reading], env)
-        ingress = read_values(kafka_bootstrap, {p.topic for p in placed.values()})
+        topics = {p.topic for p in placed.values()}
+        ingress = read_values(Connection.from_settings(settings), topics)
         tails = {u: f.result() for u, f in tailed.items()}
         return Run(steps, placed, expected, out, samples, tails, dlq_cli.result(), ingress,
                    topology, registry)  # fmt: skip
@@ -293,7 +293,7 @@ def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Run:
 def as_published(run: Run, name: str, delivery: dict[str, Any]) -> dict[str, Any]:
     """The step's report in JSON form with defaults applied, as a recipient must see it."""
     sent = run.sent(name)
-    expected = to_json(from_json(sent))
+    expected = to_json(from_json(sent, default_schemas()), default_schemas())
     if sent.get("reported_at") is None:  # the publisher fills in the publish time
         assert delivery["report"]["reported_at"] is not None
         expected["reported_at"] = delivery["report"]["reported_at"]

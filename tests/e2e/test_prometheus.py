@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from imx.kafkaio import make_producer
+from imx.kafka.connection import Connection
+from imx.kafka.topology import Topology
 from imx.registry import load_registry
 from imx.settings import Settings
-from imx.topology import Topology
 from tests.support.outputs import collect
 from tests.support.produce import publish
 from tests.support.prometheus import (
@@ -47,8 +47,8 @@ FIRING = {"ImxDeliveryLatencyP99High", "ImxReportDeliveredLate"}
 QUIET = {"ImxUnitSilent", "ImxDlqRateHigh", "ImxWorkerDown"}
 
 
-async def _publish_garbage(bootstrap: str, topics: list[str]) -> None:
-    producer = make_producer(bootstrap)
+async def _publish_garbage(connection: Connection, topics: list[str]) -> None:
+    producer = connection.producer()
     await producer.start()
     try:
         for topic in topics:
@@ -112,15 +112,26 @@ def test_every_dashboard_query_and_rule_works_on_real_metrics(
             [f"127.0.0.1:{worker.web_port}"], tmp_path / "prometheus", RULE_FILES
         ) as prometheus,
     ):
-        asyncio.run(publish(settings.bootstrap, topology, batch))
-        collect(settings.bootstrap, topology, deliveries=0, analysed={r["event_id"] for r in batch})
+        asyncio.run(publish(Connection.from_settings(settings), topology, batch))
+        collect(
+            Connection.from_settings(settings),
+            topology,
+            deliveries=0,
+            analysed={r["event_id"] for r in batch},
+        )
         # Every series exists in Prometheus before the second batch, so rates and increases
         # see the late delivery and the rejects as increments.
         prometheus.wait_scrapes(2)
-        asyncio.run(publish(settings.bootstrap, topology, [late, first[0]]))
-        asyncio.run(_publish_garbage(settings.bootstrap, garbage))
+        asyncio.run(publish(Connection.from_settings(settings), topology, [late, first[0]]))
+        asyncio.run(_publish_garbage(Connection.from_settings(settings), garbage))
         ids = {r["event_id"] for r in [*batch, late]}
-        collect(settings.bootstrap, topology, deliveries=0, dlq=len(garbage), analysed=ids)
+        collect(
+            Connection.from_settings(settings),
+            topology,
+            deliveries=0,
+            dlq=len(garbage),
+            analysed=ids,
+        )
         expected = {
             "received": len(batch) + 2 + len(garbage),
             "accepted": len(batch) + 1,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from imx.localkafka import free_port
+from imx.kafka.localbroker import free_port
 from tests.support.proc import run_imx
 
 pytestmark = pytest.mark.e2e

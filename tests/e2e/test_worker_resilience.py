@@ -18,10 +18,11 @@ from typing import Any
 
 import pytest
 
-from imx.admin import ensure_topics
+from imx.kafka.admin import ensure_topics
+from imx.kafka.connection import Connection
+from imx.kafka.topology import Topology
 from imx.registry import load_registry
 from imx.settings import Settings
-from imx.topology import Topology
 from tests.support.outputs import Outputs, collect
 from tests.support.produce import publish
 from tests.support.workers import running_worker, start_worker
@@ -61,7 +62,7 @@ def test_kill_minus_nine_mid_stream_loses_nothing_and_duplicates_nothing(
         first.wait_serving()
         sender = threading.Thread(
             target=lambda: asyncio.run(
-                publish(settings.bootstrap, topology, reports, rate_per_s=100)
+                publish(Connection.from_settings(settings), topology, reports, rate_per_s=100)
             ),
         )
         sender.start()
@@ -73,7 +74,7 @@ def test_kill_minus_nine_mid_stream_loses_nothing_and_duplicates_nothing(
         first.stop()
     with running_worker(pipeline_env, tmp_path, "restarted") as restarted:
         outputs = collect(
-            settings.bootstrap,
+            Connection.from_settings(settings),
             topology,
             deliveries=3 * len(reports),
             analysed={r["event_id"] for r in reports},
@@ -87,14 +88,16 @@ def test_kill_minus_nine_mid_stream_loses_nothing_and_duplicates_nothing(
         # the count is taken once it has settled, and the published copy must add exactly one.
         before = len(outputs.deliveries)
         replayed = _settled(lambda: _exact(restarted.metrics()))
-        asyncio.run(publish(settings.bootstrap, topology, reports[:1]))
+        asyncio.run(publish(Connection.from_settings(settings), topology, reports[:1]))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if _exact(restarted.metrics()) >= replayed + 1:
                 break
             time.sleep(0.5)
         assert _settled(lambda: _exact(restarted.metrics())) == replayed + 1
-        again = collect(settings.bootstrap, topology, deliveries=before, timeout_s=30)
+        again = collect(
+            Connection.from_settings(settings), topology, deliveries=before, timeout_s=30
+        )
         assert len(again.deliveries) == before
 
 
@@ -144,12 +147,16 @@ def _run(
         analysed: set[str] = set()
         outputs = Outputs()
         for phase in phases:
-            asyncio.run(publish(settings.bootstrap, topology, phase))
+            asyncio.run(publish(Connection.from_settings(settings), topology, phase))
             # Each phase is fully delivered before the next starts, so which report of a
             # matching pair comes first is fixed, whatever the number of workers.
             analysed |= {r["event_id"] for r in phase}
             outputs = collect(
-                settings.bootstrap, topology, deliveries=0, analysed=analysed, timeout_s=120
+                Connection.from_settings(settings),
+                topology,
+                deliveries=0,
+                analysed=analysed,
+                timeout_s=120,
             )
         metrics = [w.metrics() for w in started]
     finally:
@@ -159,7 +166,7 @@ def _run(
 
 
 def test_two_workers_share_the_work_and_produce_what_one_produces(
-    kafka_bootstrap: str, tmp_path: Path, pipeline_env: dict[str, str], settings: Settings
+    tmp_path: Path, pipeline_env: dict[str, str], settings: Settings
 ) -> None:
     registry = load_registry(settings.registry_path)
     first, second = paired_workload(registry, 60, seed=11)
@@ -170,7 +177,7 @@ def test_two_workers_share_the_work_and_produce_what_one_produces(
         prefix = f"{settings.topic_prefix}w{workers}-"
         run_settings = settings.model_copy(update={"topic_prefix": prefix})
         topology = Topology.from_settings(run_settings, registry.ids())
-        assert asyncio.run(ensure_topics(kafka_bootstrap, topology.specs())).ok
+        assert asyncio.run(ensure_topics(Connection.from_settings(settings), topology.specs())).ok
         env = {**pipeline_env, "IMX_TOPIC_PREFIX": prefix}
         results.append(_run(run_settings, topology, env, tmp_path, workers=workers, phases=phases))
     (one, _), (two, metrics) = results

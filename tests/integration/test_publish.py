@@ -7,12 +7,13 @@ import json
 
 import pytest
 
-from imx.kafkaio import read_to_end
+from imx.kafka.connection import Connection
+from imx.kafka.reading import read_to_end
+from imx.kafka.schemastore import SchemaStore
+from imx.kafka.topology import Topology
 from imx.schema.codec import decode_report, read_fingerprint
 from imx.schema.loader import SchemaSet, default_schemas
-from imx.schemastore import SchemaStore
 from imx.settings import Settings
-from imx.topology import Topology
 from tests.support.proc import run_imx
 from tests.support.reports import crossing, lines, smuggling
 
@@ -36,16 +37,20 @@ def test_published_report_decodes_through_the_schema_topic_alone(
     assert printed[0].split("\t")[0] == first["event_id"]
 
     async def read_back() -> dict[str, object]:
-        records = await read_to_end(settings.bootstrap, topology.ingress("bps-presevo"))
+        records = await read_to_end(
+            Connection.from_settings(settings), topology.ingress("bps-presevo")
+        )
         assert len(records) == 1
         assert records[0].key == first["event_id"].encode()
         # A consumer that knows no schema at all: only the fingerprint and imx.schemas.
         store = SchemaStore(
-            settings.bootstrap, topology.schemas, SchemaSet(settings.schemas_dir, {})
+            Connection.from_settings(settings),
+            topology.schemas,
+            SchemaSet(settings.schemas_dir, {}),
         )
         assert not store.knows(read_fingerprint(records[0].value))
         await store.prepare(records[0].value)
-        return decode_report(records[0].value, store.lookup)
+        return decode_report(records[0].value, store.lookup, default_schemas())
 
     report = asyncio.run(read_back())
     assert report["type"] == "UnauthorisedBorderCrossing"
@@ -68,7 +73,9 @@ def test_invalid_lines_are_named_and_nothing_is_sent(
     assert "line 4: nationalities[0]" in out.stderr
     assert "nothing was published" in out.stderr
     assert out.stdout == ""
-    records = asyncio.run(read_to_end(settings.bootstrap, topology.ingress("bps-presevo")))
+    records = asyncio.run(
+        read_to_end(Connection.from_settings(settings), topology.ingress("bps-presevo"))
+    )
     assert records == []
 
 
@@ -89,7 +96,9 @@ def test_no_check_sends_what_the_pipeline_must_reject(
     out = run_imx(["publish", "--unit", "bps-presevo", "--no-check", "-"], cli_env, stdin=text)
     assert out.returncode == 0, out.stderr
     assert len(out.stdout.splitlines()) == 2
-    records = asyncio.run(read_to_end(settings.bootstrap, topology.ingress("bps-presevo")))
+    records = asyncio.run(
+        read_to_end(Connection.from_settings(settings), topology.ingress("bps-presevo"))
+    )
     values = sorted(r.value for r in records)
     assert b"{not json" in values
     assert any(v.startswith(b"\xc3\x01") for v in values)
@@ -112,7 +121,7 @@ def test_schemas_are_published_once(
     for _ in range(2):
         out = run_imx(["publish", "--unit", "bps-presevo", "-"], cli_env, stdin=lines(crossing()))
         assert out.returncode == 0, out.stderr
-    records = asyncio.run(read_to_end(settings.bootstrap, topology.schemas))
+    records = asyncio.run(read_to_end(Connection.from_settings(settings), topology.schemas))
     schema = default_schemas().report("UnauthorisedBorderCrossing")
     assert [r.key.decode() for r in records] == [schema.fingerprint_hex]
     assert json.loads(records[0].value) == json.loads(schema.json)

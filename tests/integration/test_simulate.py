@@ -11,15 +11,16 @@ from typing import Any
 
 import pytest
 
-from imx.kafkaio import read_to_end
+from imx.kafka.connection import Connection
+from imx.kafka.reading import read_to_end
+from imx.kafka.schemastore import SchemaStore
+from imx.kafka.topology import Topology
 from imx.registry import load_registry
 from imx.schema.codec import decode_report
-from imx.schema.loader import SchemaSet
+from imx.schema.loader import SchemaSet, default_schemas
 from imx.schema.validation import check_clock, validate_report
-from imx.schemastore import SchemaStore
 from imx.settings import Settings
 from imx.simulator.generator import new_simulator
-from imx.topology import Topology
 from tests.support.proc import run_imx
 
 pytestmark = pytest.mark.integration
@@ -27,7 +28,9 @@ pytestmark = pytest.mark.integration
 
 def _ingress(settings: Settings, topology: Topology, units: list[str]) -> dict[str, list[Any]]:
     async def read() -> dict[str, list[Any]]:
-        topics = [read_to_end(settings.bootstrap, topology.ingress(u)) for u in units]
+        topics = [
+            read_to_end(Connection.from_settings(settings), topology.ingress(u)) for u in units
+        ]
         return dict(zip(units, await asyncio.gather(*topics), strict=True))
 
     return asyncio.run(read())
@@ -53,12 +56,14 @@ def test_simulated_reports_land_on_ingress_topics_and_pass_validation(
     assert not any(records[u] for u in registry.ids() if u not in local), "only LOCAL units"
 
     # A reader that knows no schema resolves every value through imx.schemas alone.
-    store = SchemaStore(settings.bootstrap, topology.schemas, SchemaSet(settings.schemas_dir, {}))
+    store = SchemaStore(
+        Connection.from_settings(settings), topology.schemas, SchemaSet(settings.schemas_dir, {})
+    )
     asyncio.run(store.refresh(force=True))
     by_unit: dict[str, list[dict[str, Any]]] = {}
     for unit, unit_records in records.items():
         for record in unit_records:
-            report = decode_report(record.value, store.lookup)
+            report = decode_report(record.value, store.lookup, default_schemas())
             assert record.key == report["event_id"].encode()
             assert report["reporting_unit"] == unit
             assert validate_report(report, registry) == []

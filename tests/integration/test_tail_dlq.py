@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from imx.kafkaio import make_producer, read_to_end
+from imx.kafka.connection import Connection
+from imx.kafka.reading import read_to_end
+from imx.kafka.schemastore import SchemaStore
+from imx.kafka.topology import Topology
 from imx.pipeline.delivery import Timing, report_delivery
 from imx.pipeline.enrich import enrich
 from imx.pipeline.incidents import IncidentDecision
@@ -19,17 +22,15 @@ from imx.registry import load_registry
 from imx.schema.codec import decode_report, encode, encode_delivery
 from imx.schema.jsonform import from_json
 from imx.schema.loader import default_schemas, load_schemas
-from imx.schemastore import SchemaStore
 from imx.settings import Settings
-from imx.topology import Topology
 from tests.support.proc import run_imx
 from tests.support.reports import crossing
 
 pytestmark = pytest.mark.integration
 
 
-async def _produce(bootstrap: str, topic: str, value: bytes, **extra: object) -> None:
-    producer = make_producer(bootstrap)
+async def _produce(connection: Connection, topic: str, value: bytes, **extra: object) -> None:
+    producer = connection.producer()
     await producer.start()
     try:
         await producer.send_and_wait(topic, value, **extra)
@@ -41,7 +42,7 @@ def test_tail_prints_the_contract_delivery_form(
     settings: Settings, topology: Topology, cli_env: dict[str, str]
 ) -> None:
     registry = load_registry(settings.registry_path)
-    report = from_json(crossing())
+    report = from_json(crossing(), default_schemas())
     report["reported_at"] = report["occurred_at"]
     now = datetime.now(UTC)
     delivery = report_delivery(
@@ -52,8 +53,10 @@ def test_tail_prints_the_contract_delivery_form(
         enrichment=enrich(registry, report),
         timing=Timing(report["occurred_at"], report["reported_at"], now, now),
     )
-    value = encode_delivery(delivery)
-    asyncio.run(_produce(settings.bootstrap, topology.feed("gpd-oc"), value, key=b"k"))
+    value = encode_delivery(delivery, default_schemas())
+    asyncio.run(
+        _produce(Connection.from_settings(settings), topology.feed("gpd-oc"), value, key=b"k")
+    )
 
     out = run_imx(["tail", "gpd-oc", "--from-beginning", "--json", "--max", "1"], cli_env)
     assert out.returncode == 0, out.stderr
@@ -96,7 +99,9 @@ def test_dlq_json_carries_the_headers_and_the_original_bytes(
         ("imx-source-offset", b"17"),
         ("imx-unit", b"bps-rujan"),
     ]
-    asyncio.run(_produce(settings.bootstrap, topology.dlq, original, headers=headers))
+    asyncio.run(
+        _produce(Connection.from_settings(settings), topology.dlq, original, headers=headers)
+    )
     out = run_imx(["dlq", "--json", "--from-beginning", "--idle-timeout", "2"], cli_env)
     assert out.returncode == 0, out.stderr
     (line,) = out.stdout.splitlines()
@@ -126,23 +131,29 @@ def test_a_newer_writer_is_read_with_the_current_schema_via_the_topic(
     v2 = load_schemas(newer).report("UnauthorisedBorderCrossing")
     assert v2.fingerprint != default_schemas().report("UnauthorisedBorderCrossing").fingerprint
 
-    report = from_json(crossing())
+    report = from_json(crossing(), default_schemas())
     report["escort"] = "police van"
     value = encode(v2, report)
 
     async def scenario() -> dict[str, object]:
-        producer = make_producer(settings.bootstrap)
+        producer = Connection.from_settings(settings).producer()
         await producer.start()
         try:
-            writer = SchemaStore(settings.bootstrap, topology.schemas, load_schemas(newer))
+            writer = SchemaStore(
+                Connection.from_settings(settings), topology.schemas, load_schemas(newer)
+            )
             await writer.ensure_published(producer, [v2])
             await producer.send_and_wait(topology.ingress("bps-presevo"), value)
         finally:
             await producer.stop()
-        (record,) = await read_to_end(settings.bootstrap, topology.ingress("bps-presevo"))
-        reader = SchemaStore(settings.bootstrap, topology.schemas, default_schemas())
+        (record,) = await read_to_end(
+            Connection.from_settings(settings), topology.ingress("bps-presevo")
+        )
+        reader = SchemaStore(
+            Connection.from_settings(settings), topology.schemas, default_schemas()
+        )
         await reader.prepare(record.value)
-        return decode_report(record.value, reader.lookup)
+        return decode_report(record.value, reader.lookup, default_schemas())
 
     decoded = asyncio.run(scenario())
     assert decoded["event_id"] == report["event_id"]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
-from imx.admin import ensure_topics
+from imx.kafka.admin import ensure_topics
+from imx.kafka.connection import Connection
+from imx.kafka.topology import Topology
 from imx.registry import load_registry
 from imx.settings import Settings
-from imx.topology import Topology
 from tests.support.proc import run_imx
 
 pytestmark = pytest.mark.integration
@@ -20,8 +21,8 @@ def _topology(settings: Settings) -> Topology:
     return Topology.from_settings(settings, load_registry(settings.registry_path).ids())
 
 
-async def _describe(bootstrap: str, names: list[str]) -> dict[str, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _describe(connection: Connection, names: list[str]) -> dict[str, int]:
+    admin = connection.admin()
     await admin.start()
     try:
         return {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics(names)}
@@ -42,7 +43,7 @@ def test_ensure_creates_every_contract_topic_then_verifies(
     assert first.returncode == 0, first.stderr
     assert f"{len(specs)} created, 0 verified, 0 mismatched" in first.stdout
 
-    partitions = asyncio.run(_describe(settings.bootstrap, [s.name for s in specs]))
+    partitions = asyncio.run(_describe(Connection.from_settings(settings), [s.name for s in specs]))
     assert partitions == {s.name: s.partitions for s in specs}
     assert partitions[topology.ingress("bps-presevo")] == settings.partitions
     assert partitions[topology.schemas] == 1
@@ -54,8 +55,8 @@ def test_ensure_creates_every_contract_topic_then_verifies(
 
 def test_ensure_checks_retention_and_compaction(settings: Settings) -> None:
     specs = _topology(settings).specs()
-    asyncio.run(ensure_topics(settings.bootstrap, specs))
-    result = asyncio.run(ensure_topics(settings.bootstrap, specs))
+    asyncio.run(ensure_topics(Connection.from_settings(settings), specs))
+    result = asyncio.run(ensure_topics(Connection.from_settings(settings), specs))
     assert result.ok
     assert sorted(result.verified) == sorted(s.name for s in specs)
 
@@ -66,7 +67,7 @@ def test_ensure_reports_a_topic_with_wrong_settings(
     topology = _topology(settings)
 
     async def precreate_wrong() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+        admin = Connection.from_settings(settings).admin()
         await admin.start()
         try:
             await admin.create_topics(

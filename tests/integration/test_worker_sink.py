@@ -5,22 +5,26 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
-from imx.kafkaio import make_producer
-from imx.worker.sink import ID_HEADER, SRC_HEADER, GapReader, IdempotentSink
+from imx.kafka.connection import Connection
+from imx.worker.headers import ID as ID_HEADER
+from imx.worker.headers import SRC as SRC_HEADER
+from imx.worker.sink import GapReader, IdempotentSink
 
 pytestmark = pytest.mark.integration
 
 
-async def _topic_with(bootstrap: str, topic: str, records: list[tuple[bytes, list]]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _topic_with(
+    connection: Connection, topic: str, records: list[tuple[bytes, list]]
+) -> None:
+    admin = connection.admin()
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, 1, 1)])
     finally:
         await admin.close()
-    producer = make_producer(bootstrap)
+    producer = connection.producer()
     await producer.start()
     try:
         for value, headers in records:
@@ -30,11 +34,11 @@ async def _topic_with(bootstrap: str, topic: str, records: list[tuple[bytes, lis
 
 
 def test_gap_reader_returns_exactly_the_records_passed_over(
-    kafka_bootstrap: str, topic_prefix: str
+    connection: Connection, topic_prefix: str
 ) -> None:
     topic = f"{topic_prefix}accepted"
-    asyncio.run(_topic_with(kafka_bootstrap, topic, [(f"r{n}".encode(), []) for n in range(10)]))
-    reader = GapReader(kafka_bootstrap, timeout_s=30)
+    asyncio.run(_topic_with(connection, topic, [(f"r{n}".encode(), []) for n in range(10)]))
+    reader = GapReader(connection, timeout_s=30)
 
     def offsets(offset: int, processed: int | None) -> list[int]:
         return [r.offset for r in asyncio.run(reader.missed(topic, 0, offset, processed))]
@@ -46,15 +50,15 @@ def test_gap_reader_returns_exactly_the_records_passed_over(
 
 
 def test_sink_recovery_finds_what_replayed_inputs_already_wrote(
-    kafka_bootstrap: str, topic_prefix: str
+    connection: Connection, topic_prefix: str
 ) -> None:
     feed = f"{topic_prefix}feed"
     written = [
         (b"x", [(SRC_HEADER, str(src).encode()), (ID_HEADER, f"d{src}".encode())])
         for src in (4, 5, 6, 7)
     ]
-    asyncio.run(_topic_with(kafka_bootstrap, feed, [*written, (b"no headers", [])]))
-    sink = IdempotentSink(kafka_bootstrap, [feed], timeout_s=30)
+    asyncio.run(_topic_with(connection, feed, [*written, (b"no headers", [])]))
+    sink = IdempotentSink(connection, [feed], timeout_s=30)
     assert sink.needs_recovery(6)
     asyncio.run(sink.recover(6, timestamp_ms=0))
     assert [sink.already(f"d{src}") for src in (4, 5, 6, 7)] == [False, False, True, True]

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from imx import localkafka
+from imx.kafka import localbroker
 from imx.settings import Settings
 
 
@@ -34,7 +34,7 @@ def broker(workdir: Path) -> Iterator[str]:
     """Yield a bootstrap address of a serving broker; stop what was started here on exit."""
     given = os.environ.get("IMX_TEST_BOOTSTRAP")
     if given:
-        if not localkafka.serves(given, timeout_s=10):
+        if not localbroker.serves(given, timeout_s=10):
             msg = f"IMX_TEST_BOOTSTRAP={given} does not answer a metadata request"
             raise RuntimeError(msg)
         yield given
@@ -46,10 +46,10 @@ def broker(workdir: Path) -> Iterator[str]:
             yield container.get_bootstrap_server()
         return
     home = workdir / "kafka"
-    bootstrap = localkafka.up(
-        home, localkafka.free_port(), Settings().jar_cache, progress=lambda _m: None
+    bootstrap = localbroker.up(
+        home, localbroker.free_port(), Settings().jar_cache, progress=lambda _m: None
     )
     try:
         yield bootstrap
     finally:
-        localkafka.stop(home)
+        localbroker.stop(home)

@@ -11,12 +11,13 @@ from typing import Any
 from aiokafka import TopicPartition
 
 from imx.cli.read_cmds import dlq_record
-from imx.kafkaio import private_reader, topic_partitions
+from imx.kafka.connection import Connection
+from imx.kafka.reading import topic_partitions
+from imx.kafka.schemastore import SchemaStore
+from imx.kafka.topology import Topology
 from imx.schema.codec import decode, decode_delivery
 from imx.schema.jsonform import delivery_to_json, disclosure_to_json
 from imx.schema.loader import default_schemas
-from imx.schemastore import SchemaStore
-from imx.topology import Topology
 
 
 @dataclass
@@ -38,14 +39,14 @@ class Outputs:
 
 
 async def _read(
-    bootstrap: str, topics: Iterable[str], until: Any, timeout_s: float, settle_s: float
+    connection: Connection, topics: Iterable[str], until: Any, timeout_s: float, settle_s: float
 ) -> list[Any]:
-    consumer = private_reader(bootstrap)
+    consumer = connection.reader()
     await consumer.start()
     try:
         partitions: list[TopicPartition] = []
         for topic in topics:
-            partitions.extend(await topic_partitions(bootstrap, topic))
+            partitions.extend(await topic_partitions(connection, topic))
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         records: list[Any] = []
@@ -65,7 +66,7 @@ async def _read(
 
 
 def collect(
-    bootstrap: str,
+    connection: Connection,
     topology: Topology,
     *,
     deliveries: int,
@@ -82,7 +83,8 @@ def collect(
     """
     feeds = {topology.feed(u) for u in topology.unit_ids}
     analytics = topology.feed("gpd-satit")
-    store = SchemaStore(bootstrap, topology.schemas, default_schemas())
+    schemas = default_schemas()
+    store = SchemaStore(connection, topology.schemas, schemas)
     seen: dict[tuple[int, int], str] = {}
 
     def enough(records: list[Any]) -> bool:
@@ -93,21 +95,22 @@ def collect(
         if analysed:
             for r in records:
                 if r.topic == analytics and (r.partition, r.offset) not in seen:
-                    report = decode_delivery(r.value, store.lookup)["report"]
+                    report = decode_delivery(r.value, store.lookup, schemas)["report"]
                     seen[r.partition, r.offset] = report["event_id"] if report else ""
             return analysed <= set(seen.values())
         return True
 
     topics = [*sorted(feeds), topology.audit, topology.dlq]
-    records = asyncio.run(_read(bootstrap, topics, enough, timeout_s, settle_s))
-    disclosure = default_schemas().disclosure()
+    records = asyncio.run(_read(connection, topics, enough, timeout_s, settle_s))
+    disclosure = schemas.disclosure()
     out = Outputs()
     for record in records:
         if record.topic in feeds:
-            out.deliveries.append(delivery_to_json(decode_delivery(record.value, store.lookup)))
+            delivery = decode_delivery(record.value, store.lookup, schemas)
+            out.deliveries.append(delivery_to_json(delivery, schemas))
         elif record.topic == topology.audit:
             out.disclosures.append(
-                disclosure_to_json(decode(record.value, disclosure, store.lookup))
+                disclosure_to_json(decode(record.value, disclosure, store.lookup), schemas)
             )
         else:
             out.dlq.append(dlq_record(record.headers, record.value))

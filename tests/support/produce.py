@@ -7,41 +7,30 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from imx.kafkaio import make_producer
-from imx.schema.codec import encode_report
+from imx.kafka.connection import Connection
+from imx.kafka.publisher import ReportPublisher
+from imx.kafka.topology import Topology
 from imx.schema.jsonform import from_json
-from imx.schema.loader import REPORT_TYPES, default_schemas
-from imx.schemastore import SchemaStore
-from imx.topology import Topology
+from imx.schema.loader import default_schemas
 
 
 async def publish(
-    bootstrap: str,
+    connection: Connection,
     topology: Topology,
     reports: Sequence[dict[str, Any]],
     rate_per_s: float | None = None,
 ) -> None:
     """Encode JSON-form reports and send each to its unit's ingress topic, keyed by event id."""
     schemas = default_schemas()
-    producer = make_producer(bootstrap)
-    await producer.start()
-    try:
-        store = SchemaStore(bootstrap, topology.schemas, schemas)
-        await store.ensure_published(producer, [schemas.report(t) for t in REPORT_TYPES])
+    async with ReportPublisher(connection, topology, schemas) as publisher:
         loop = asyncio.get_running_loop()
         started = loop.time()
         for n, item in enumerate(reports):
-            report = from_json(item)
+            report = from_json(item, schemas)
             report["reported_at"] = report["reported_at"] or datetime.now(UTC)
-            await producer.send(
-                topology.ingress(report["reporting_unit"]),
-                encode_report(report),
-                key=report["event_id"].encode(),
-            )
+            await publisher.send(report)
             if rate_per_s:
                 delay = started + (n + 1) / rate_per_s - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-        await producer.flush()
-    finally:
-        await producer.stop()
+        await publisher.flush()

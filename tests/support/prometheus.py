@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imx.localkafka import free_port
+from imx.kafka.localbroker import free_port
 
 JOB = "imx-worker"  # the job name deploy/prometheus/prometheus.yml uses, which the rules expect
 READY_TIMEOUT_S = 30.0

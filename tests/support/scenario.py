@@ -30,7 +30,8 @@ from typing import Any, NamedTuple
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from imx.kafkaio import make_producer, read_to_end
+from imx.kafka.connection import Connection
+from imx.kafka.reading import read_to_end
 from tests.support.proc import run_imx
 from tests.support.reports import crossing, smuggling, stamp
 
@@ -315,9 +316,9 @@ def publish(env: dict[str, str], steps: list[Step]) -> dict[str, Placement]:
     return placed
 
 
-def produce(bootstrap: str, topic: str, value: bytes) -> Placement:
+def produce(connection: Connection, topic: str, value: bytes) -> Placement:
     async def send() -> Placement:
-        producer = make_producer(bootstrap)
+        producer = connection.producer()
         await producer.start()
         try:
             meta = await producer.send_and_wait(topic, value, key=b"no-such-schema")
@@ -328,9 +329,9 @@ def produce(bootstrap: str, topic: str, value: bytes) -> Placement:
     return asyncio.run(send())
 
 
-def read_values(bootstrap: str, topics: Iterable[str]) -> dict[Placement, bytes]:
+def read_values(connection: Connection, topics: Iterable[str]) -> dict[Placement, bytes]:
     async def read() -> list[list[Any]]:
-        return await asyncio.gather(*(read_to_end(bootstrap, t) for t in topics))
+        return await asyncio.gather(*(read_to_end(connection, t) for t in topics))
 
     return {
         Placement(r.topic, r.partition, r.offset): r.value

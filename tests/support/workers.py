@@ -12,16 +12,16 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
-from imx.localkafka import free_port
-from imx.run import stack
-from imx.run.stack import RunError
+from imx import processes
+from imx.kafka.localbroker import free_port
+from imx.processes import RunError
 
 READY_TIMEOUT_S = 60.0
 #: A worker with no core partition (the second of two) never reports a completed assignment.
 ASSIGNED_WITHIN_S = 20.0
 
 
-class WorkerProcess(stack.Worker):
+class WorkerProcess(processes.Worker):
     @property
     def web_port(self) -> int:
         return self.port
@@ -40,16 +40,19 @@ class WorkerProcess(stack.Worker):
         self.process.wait(timeout=30)
 
 
-def start_worker(env: dict[str, str], logdir: Path, name: str = "worker") -> WorkerProcess:
-    started = stack.start_worker(env, free_port(), logdir / name)
+def start_worker(
+    env: dict[str, str], logdir: Path, name: str = "worker", port: int | None = None
+) -> WorkerProcess:
+    """A worker on ``port`` (default: any free one); its state folder is named by the port."""
+    started = processes.start_worker(env, port or free_port(), logdir / name)
     return WorkerProcess(started.process, started.port, started.log)
 
 
 @contextlib.contextmanager
 def running_worker(
-    env: dict[str, str], logdir: Path, name: str = "worker"
+    env: dict[str, str], logdir: Path, name: str = "worker", port: int | None = None
 ) -> Iterator[WorkerProcess]:
-    worker = start_worker(env, logdir, name)
+    worker = start_worker(env, logdir, name, port)
     try:
         worker.wait_serving()
         yield worker

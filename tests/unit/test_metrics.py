@@ -110,6 +110,17 @@ def test_a_given_registry_is_used() -> None:
 # --- each call moves its own series --------------------------------------------------------
 
 
+def test_series_of_fixed_label_sets_exist_before_their_first_event() -> None:
+    # increase() over a series born with its first event misses that event
+    metrics = Metrics()
+    for entity in ("vehicle", "phone", "document", "person"):
+        found = metrics.registry.get_sample_value("imx_correlations_total", {"entity": entity})
+        assert found == 0.0, entity
+    assert metrics.registry.get_sample_value("imx_duplicates_total", {"kind": "incident"}) == 0.0
+    found = metrics.registry.get_sample_value("imx_reports_rejected_total", {"reason": "TOO_LARGE"})
+    assert found == 0.0
+
+
 def test_report_received_counts_and_remembers_the_time() -> None:
     metrics = Metrics()
     metrics.report_received("ps-bor", 100.0)

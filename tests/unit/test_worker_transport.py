@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from imx.kafka.connection import Connection
 from imx.settings import Settings
 from imx.worker.app import build
 from imx.worker.transport import FETCH_MAX_WAIT_MS
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.unit
 def test_the_stream_consumer_waits_at_most_the_short_fetch_wait(tmp_path: Path) -> None:
     async def created_wait() -> int:
         settings = Settings(pseudonym_key=SecretStr("k" * 64), bootstrap="127.0.0.1:1")
-        app = build(settings, web_port=6099, datadir=tmp_path).app
+        app = build(settings, Connection.from_settings(settings), 6099, tmp_path).app
         thread = app.consumer._thread  # built, never started: nothing connects
         consumer = thread._create_worker_consumer(app.transport)
         try:

@@ -15,10 +15,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-
-from imx.kafkaio import private_reader
+from imx.kafka.connection import Connection
+from imx.kafka.reading import assign_all
 from imx.schema.cache import SchemaCache
 from imx.schema.codec import CodecError, decode_delivery
 from imx.schema.loader import SchemaSet
@@ -40,36 +38,16 @@ class Written:
     last_ms: int
 
 
-async def _assign_all(
-    bootstrap: str, consumer: AIOKafkaConsumer, topics: Sequence[str]
-) -> list[TopicPartition]:
-    """Assign every partition of ``topics``, found with one metadata request for all of them."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(topics))
-    finally:
-        await admin.close()
-    partitions = [
-        TopicPartition(topic["topic"], p["partition"])
-        for topic in described
-        for p in topic["partitions"]
-    ]
-    if len({tp.topic for tp in partitions}) != len(set(topics)):
-        msg = f"some of {len(topics)} topics are missing on the broker"
-        raise LookupError(msg)
-    consumer.assign(partitions)
-    return partitions
-
-
-async def written(bootstrap: str, topics: Sequence[str], timeout_s: float = 60.0) -> Written:
+async def written(
+    connection: Connection, topics: Sequence[str], timeout_s: float = 60.0
+) -> Written:
     """Count every committed record of ``topics`` and the first and last timestamps among them."""
-    consumer = private_reader(bootstrap, max_partition_fetch_bytes=4 * 1024 * 1024)
+    consumer = connection.reader(max_partition_fetch_bytes=4 * 1024 * 1024)
     await asyncio.wait_for(consumer.start(), timeout_s)
     count, first, last = 0, math.inf, -math.inf
     try:
         async with asyncio.timeout(timeout_s):
-            partitions = await _assign_all(bootstrap, consumer, topics)
+            partitions = await assign_all(connection, consumer, topics)
             await consumer.seek_to_beginning(*partitions)
             ends = await consumer.end_offsets(partitions)
             pending = {tp for tp, end in ends.items() if end > 0}
@@ -98,7 +76,7 @@ class LatencyProbe:
     not counted against the pipeline.
     """
 
-    bootstrap: str
+    connection: Connection
     feeds: Sequence[str]
     schemas: SchemaSet
     latencies_s: list[float] = field(default_factory=list)
@@ -109,11 +87,11 @@ class LatencyProbe:
     async def run(self, ready: asyncio.Event, stop: asyncio.Event, timeout_s: float = 60.0) -> None:
         """Read from the feeds' current ends until ``stop``; ``ready`` once positioned."""
         cache = SchemaCache.of(self.schemas)
-        consumer = private_reader(self.bootstrap)
+        consumer = self.connection.reader()
         await asyncio.wait_for(consumer.start(), timeout_s)
         try:
             partitions = await asyncio.wait_for(
-                _assign_all(self.bootstrap, consumer, self.feeds), timeout_s
+                assign_all(self.connection, consumer, self.feeds), timeout_s
             )
             await asyncio.wait_for(consumer.seek_to_end(*partitions), timeout_s)
             for tp in partitions:  # resolve the lazy seek now, before anything is published

@@ -12,12 +12,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from imx import processes
 from imx.bench.outputs import LatencyProbe, Written, cpu_seconds, written
-from imx.run import stack
-from imx.run.figures import Buckets, Sample, parse_sample
+from imx.kafka.connection import Connection
+from imx.kafka.publisher import ReportPublisher
+from imx.kafka.topology import Topology
 from imx.schema.loader import SchemaSet
+from imx.scrape import Buckets, Sample, parse_sample
 from imx.simulator.publisher import Pace, Tally, publish_stream
-from imx.topology import Topology
 
 POLL_S = 0.5
 #: After the last report is published, how long the pipeline may take to deliver the rest.
@@ -59,17 +61,19 @@ def delivered(sample: Sample) -> int:
     return int(sum(sample.deliveries.values()))
 
 
-def scrape(worker: stack.Worker) -> Sample | None:
+def scrape(worker: processes.Worker) -> Sample | None:
     if worker.exited() is not None:
         msg = f"the worker exited with code {worker.exited()}:\n{worker.tail()}"
-        raise stack.RunError(msg)
+        raise processes.RunError(msg)
     try:
         return parse_sample(worker.metrics(), time.monotonic(), time.time())
     except OSError:
         return None  # not serving yet, or busy: ask again
 
 
-def await_processed(worker: stack.Worker, count: float, timeout_s: float) -> tuple[Sample, float]:
+def await_processed(
+    worker: processes.Worker, count: float, timeout_s: float
+) -> tuple[Sample, float]:
     """The first scrape showing ``count`` reports processed, and the worker's CPU seconds
     from its first answer (start-up done) to that scrape."""
     deadline = time.monotonic() + timeout_s
@@ -83,11 +87,15 @@ def await_processed(worker: stack.Worker, count: float, timeout_s: float) -> tup
                 return sample, cpu_now - cpu_at_first
         time.sleep(POLL_S)
     msg = f"the worker did not process {count:.0f} reports within {timeout_s:.0f} s"
-    raise stack.RunError(msg)
+    raise processes.RunError(msg)
 
 
 def saturation(
-    worker: stack.Worker, bootstrap: str, topology: Topology, reports: int, timeout_s: float
+    worker: processes.Worker,
+    connection: Connection,
+    topology: Topology,
+    reports: int,
+    timeout_s: float,
 ) -> Saturation:
     """Wait until the pre-loaded reports are all delivered; time them by their output records.
 
@@ -100,28 +108,28 @@ def saturation(
     deadline = time.monotonic() + DRAIN_S
     found = Written(0, 0, 0)
     while time.monotonic() < deadline:
-        found = asyncio.run(written(bootstrap, outputs))
+        found = asyncio.run(written(connection, outputs))
         if found.count >= 2 * deliveries:
             return Saturation(
                 reports, deliveries, found.count, (found.last_ms - found.first_ms) / 1000, cpu
             )
         time.sleep(POLL_S)
     msg = f"{found.count} output records on the broker, the worker reported {2 * deliveries}"
-    raise stack.RunError(msg)
+    raise processes.RunError(msg)
 
 
 @dataclass(frozen=True)
 class Target:
     """Where the fixed-rate phase publishes and what it publishes."""
 
-    bootstrap: str
+    connection: Connection
     topology: Topology
     schemas: SchemaSet
     reports: Iterator[dict[str, Any]]
 
 
 async def fixed_rate(
-    worker: stack.Worker, target: Target, pace: Pace, deliveries_per_report: float
+    worker: processes.Worker, target: Target, pace: Pace, deliveries_per_report: float
 ) -> FixedRate:
     """Publish at ``pace`` while a consumer on every feed times each delivery as it arrives.
 
@@ -131,7 +139,7 @@ async def fixed_rate(
     """
     topology = target.topology
     feeds = [topology.feed(u) for u in topology.unit_ids]
-    probe = LatencyProbe(target.bootstrap, feeds, target.schemas)
+    probe = LatencyProbe(target.connection, feeds, target.schemas)
     ready, stop = asyncio.Event(), asyncio.Event()
     reader = asyncio.create_task(probe.run(ready, stop))
     try:
@@ -140,9 +148,7 @@ async def fixed_rate(
         tally = Tally()
         started = time.monotonic()
         await publish_stream(
-            target.bootstrap,
-            topology,
-            target.schemas,
+            ReportPublisher(target.connection, topology, target.schemas),
             target.reports,
             pace=pace,
             stop=asyncio.Event(),
@@ -154,7 +160,7 @@ async def fixed_rate(
         stop.set()
         await asyncio.wait_for(asyncio.gather(reader, return_exceptions=True), 60)
     if reader.exception() is not None:
-        raise stack.RunError(repr(reader.exception()))
+        raise processes.RunError(repr(reader.exception()))
     missing = round(drain.backlog_reports * deliveries_per_report + drain.unreceived)
     return FixedRate(
         reports=tally.total,
@@ -177,7 +183,7 @@ class Drain:
 
 
 async def _drain(
-    worker: stack.Worker, probe: LatencyProbe, before: Sample, expected: float
+    worker: processes.Worker, probe: LatencyProbe, before: Sample, expected: float
 ) -> Drain:
     """Wait (at most DRAIN_S) until the worker processed ``expected`` and the probe saw it all."""
     after = before
@@ -220,10 +226,10 @@ async def _first(waiting: Any, reader: asyncio.Task[None]) -> None:
         waiter.cancel()
         reader.result()
         msg = "the latency probe stopped before it was positioned"
-        raise stack.RunError(msg)
+        raise processes.RunError(msg)
 
 
-async def _scrape_until(worker: stack.Worker, timeout_s: float) -> Sample:
+async def _scrape_until(worker: processes.Worker, timeout_s: float) -> Sample:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         sample = await asyncio.to_thread(scrape, worker)
@@ -231,4 +237,4 @@ async def _scrape_until(worker: stack.Worker, timeout_s: float) -> Sample:
             return sample
         await asyncio.sleep(POLL_S)
     msg = f"the worker's /metrics did not answer within {timeout_s:.0f} s"
-    raise stack.RunError(msg)
+    raise processes.RunError(msg)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from aiokafka import TopicPartition
 
-from imx.kafkaio import make_producer, private_reader
+from imx.kafka.connection import Connection
 
 #: Sends not yet acknowledged before the loop waits: keeps memory bounded, batches full.
 MAX_IN_FLIGHT = 5000
@@ -34,15 +34,15 @@ class Passthrough:
 
 
 async def passthrough(
-    bootstrap: str,
+    connection: Connection,
     sources: dict[TopicPartition, int],
     scratch: str,
     per_input: float,
     timeout_s: float = 300.0,
 ) -> Passthrough:
     """Read ``sources`` (partition → end offset), write ``per_input`` copies each to ``scratch``."""
-    consumer = private_reader(bootstrap, max_partition_fetch_bytes=4 * 1024 * 1024)
-    producer = make_producer(bootstrap)
+    consumer = connection.reader(max_partition_fetch_bytes=4 * 1024 * 1024)
+    producer = connection.producer()
     await asyncio.wait_for(asyncio.gather(consumer.start(), producer.start()), 60)
     try:
         async with asyncio.timeout(timeout_s):

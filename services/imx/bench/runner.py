@@ -18,7 +18,6 @@ Everything started (broker, worker) is stopped by a ``Teardown`` also after a fa
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -26,20 +25,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from imx import localkafka
-from imx.admin import ensure_topics
+from pydantic import SecretStr
+
+from imx import processes, scrape
 from imx.bench.outputs import peak_rss_bytes, quantile
 from imx.bench.phases import Target, fixed_rate, saturation
 from imx.bench.raw import passthrough
 from imx.bench.report import Result, git_commit
 from imx.bench.workload import preload
+from imx.kafka import localbroker, reading
+from imx.kafka.admin import ensure_topics
+from imx.kafka.connection import Connection
+from imx.kafka.topology import TopicSpec, Topology
 from imx.registry import load_registry
-from imx.run import figures, stack
 from imx.schema.loader import load_schemas
 from imx.settings import Settings
 from imx.simulator.generator import new_simulator
 from imx.simulator.publisher import Pace
-from imx.topology import TopicSpec, Topology
 
 READY_TIMEOUT_S = 90.0
 #: Generous bounds for a 2-core machine: start-up plus 20 reports a second at the very least.
@@ -57,51 +59,59 @@ class Plan:
     seed: int
 
 
-def run(settings: Settings, plan: Plan, progress: stack.Progress) -> Result:
+def run(settings: Settings, plan: Plan, progress: processes.Progress) -> Result:
     """Run the whole benchmark; nothing it started is left running when it returns or raises."""
     registry = load_registry(settings.registry_path)
     schemas = load_schemas(settings.schemas_dir)
     tag = f"bench{secrets.token_hex(4)}"
-    topology = Topology(f"{tag}-", settings.partitions, settings.replication, tuple(registry.ids()))
-    teardown = stack.Teardown()
+    teardown = processes.Teardown()
     with tempfile.TemporaryDirectory(prefix="imx-bench-") as tmp:
         workdir = Path(tmp)
         try:
-            bootstrap = _broker(settings, workdir, teardown, progress)
-            scratch = f"{topology.prefix}bench.scratch"
+            connection = _broker(settings, workdir, teardown, progress)
+            # The bench's own exchange: topics and an app id of its own on that broker.
+            own = settings.model_copy(
+                update={
+                    "bootstrap": connection.bootstrap,
+                    "security_protocol": connection.security_protocol,
+                    "sasl_username": connection.sasl_username,
+                    "sasl_password": connection.sasl_password,
+                    "ssl_cafile": connection.ca_file,
+                    "topic_prefix": f"{tag}-",
+                    "app_id": f"imx-{tag}",
+                    "home": workdir / "home",
+                    "pseudonym_key": SecretStr(secrets.token_hex(processes.KEY_BYTES)),
+                }
+            )
+            topology = Topology.from_settings(own, registry.ids())
+            scratch = topology.bench_scratch
             scratch_spec = TopicSpec(
                 scratch, "scratch", "-", topology.partitions, topology.replication
             )
             specs = [*topology.specs(), scratch_spec]
-            created = asyncio.run(ensure_topics(bootstrap, specs, settings.request_timeout_s))
+            created = asyncio.run(ensure_topics(connection, specs, settings.request_timeout_s))
             if not created.ok:
                 msg = "; ".join(created.mismatched)
-                raise stack.RunError(msg)
+                raise processes.RunError(msg)
             reports = new_simulator(registry, plan.seed, lambda: datetime.now(UTC))
             progress(f"pre-loading {plan.reports} reports (seed {plan.seed}) on prefix {tag}-")
-            loaded = asyncio.run(preload(bootstrap, topology, schemas, reports, count=plan.reports))
+            loaded = asyncio.run(
+                preload(connection, topology, schemas, reports, count=plan.reports)
+            )
             progress("warming the broker up with a raw passthrough over them")
-            warmup = asyncio.run(passthrough(bootstrap, loaded.ends, scratch, WARMUP_WRITES))
-            env = {
-                **os.environ,
-                "IMX_BOOTSTRAP": bootstrap,
-                "IMX_TOPIC_PREFIX": topology.prefix,
-                "IMX_APP_ID": f"imx-{tag}",
-                "IMX_HOME": str(workdir / "home"),
-                "IMX_PARTITIONS": str(topology.partitions),
-                "IMX_REPLICATION": str(topology.replication),
-                "IMX_PSEUDONYM_KEY": secrets.token_hex(stack.KEY_BYTES),
-            }
-            worker = stack.start_worker(env, localkafka.free_port(), workdir / "logs")
+            warmup = asyncio.run(passthrough(connection, loaded.ends, scratch, WARMUP_WRITES))
+            worker = processes.start_worker(
+                own.child_env(), localbroker.free_port(), workdir / "logs"
+            )
             teardown.add(f"the worker (pid {worker.process.pid})", worker.stop)
             progress(f"worker pid {worker.process.pid} started; measuring saturation")
             limit = SATURATION_BASE_S + plan.reports / SATURATION_MIN_RATE
-            sat = saturation(worker, bootstrap, topology, loaded.count, limit)
+            sat = saturation(worker, connection, topology, loaded.count, limit)
             progress(f"saturation: {sat.reports} reports in {sat.seconds:.2f} s; fixed rate next")
             fixed = asyncio.run(
                 fixed_rate(
                     worker,
-                    Target(bootstrap, topology, schemas, reports),
+                    Target(connection, topology, schemas, reports),
                     Pace(plan.rate, plan.duration_s),
                     sat.deliveries / sat.reports,
                 )
@@ -110,7 +120,7 @@ def run(settings: Settings, plan: Plan, progress: stack.Progress) -> Result:
             progress("stopping the worker; raw passthrough next")
             worker.stop()
             per_report = sat.records / sat.reports
-            raw = asyncio.run(passthrough(bootstrap, loaded.ends, scratch, per_report))
+            raw = asyncio.run(passthrough(connection, loaded.ends, scratch, per_report))
         finally:
             teardown.run(progress)
     latencies = fixed.latencies_with_missing()
@@ -136,13 +146,13 @@ def run(settings: Settings, plan: Plan, progress: stack.Progress) -> Result:
         p99_delivery_latency_seconds=quantile(latencies, 0.99),
         max_delivery_latency_seconds=max(latencies, default=0.0),
         fixed_rate_missing_deliveries=fixed.missing,
-        worker_p50_delivery_latency_seconds=figures.quantile(0.50, fixed.worker_latency) or 0.0,
-        worker_p99_delivery_latency_seconds=figures.quantile(0.99, fixed.worker_latency) or 0.0,
+        worker_p50_delivery_latency_seconds=scrape.quantile(0.50, fixed.worker_latency) or 0.0,
+        worker_p99_delivery_latency_seconds=scrape.quantile(0.99, fixed.worker_latency) or 0.0,
         **_stage_quantiles(fixed.stages_s),
         worker_peak_rss_bytes=rss,
         partitions=topology.partitions,
         seed=plan.seed,
-        kafka_version=localkafka.kafka_version(),
+        kafka_version=localbroker.kafka_version(),
         git_commit=git_commit(),
     )
 
@@ -156,17 +166,21 @@ def _stage_quantiles(stages: Mapping[str, Sequence[float]]) -> dict[str, float]:
 
 
 def _broker(
-    settings: Settings, workdir: Path, teardown: stack.Teardown, progress: stack.Progress
-) -> str:
-    """``IMX_BOOTSTRAP`` when it is set and serves; otherwise a private broker in ``workdir``."""
-    if "IMX_BOOTSTRAP" in os.environ:
-        if localkafka.serves(settings.bootstrap, timeout_s=5.0):
-            progress(f"using the Kafka broker at {settings.bootstrap}")
-            return settings.bootstrap
-        progress(f"nothing serves at IMX_BOOTSTRAP={settings.bootstrap}; starting a private broker")
+    settings: Settings, workdir: Path, teardown: processes.Teardown, progress: processes.Progress
+) -> Connection:
+    """The broker of ``IMX_BOOTSTRAP`` when set and serving; else a private one in ``workdir``."""
+    connection = Connection.from_settings(settings)
+    if "bootstrap" in settings.model_fields_set:
+        if reading.serves(connection, timeout_s=5.0):
+            progress(f"using the Kafka broker at {connection.bootstrap}")
+            return connection
+        progress(
+            f"nothing serves at IMX_BOOTSTRAP={connection.bootstrap}; starting a private broker"
+        )
     home = workdir / "kafka"
-    teardown.add(f"the private Kafka ({home})", lambda: localkafka.stop(home))
+    teardown.add(f"the private Kafka ({home})", lambda: localbroker.stop(home))
     try:
-        return localkafka.up(home, localkafka.free_port(), settings.jar_cache, progress)
-    except localkafka.LocalKafkaError as exc:
-        raise stack.RunError(str(exc)) from exc
+        bootstrap = localbroker.up(home, localbroker.free_port(), settings.jar_cache, progress)
+    except localbroker.LocalKafkaError as exc:
+        raise processes.RunError(str(exc)) from exc
+    return Connection(bootstrap, request_timeout_s=settings.request_timeout_s)

@@ -15,11 +15,10 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from imx.kafkaio import make_producer
-from imx.schema.codec import encode_report
-from imx.schema.loader import REPORT_TYPES, SchemaSet
-from imx.schemastore import SchemaStore
-from imx.topology import Topology
+from imx.kafka.connection import Connection
+from imx.kafka.publisher import ReportPublisher
+from imx.kafka.topology import Topology
+from imx.schema.loader import SchemaSet
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ class Preloaded:
 
 
 async def preload(
-    bootstrap: str,
+    connection: Connection,
     topology: Topology,
     schemas: SchemaSet,
     reports: Iterator[dict[str, Any]],
@@ -41,26 +40,17 @@ async def preload(
     timeout_s: float = 60.0,
 ) -> Preloaded:
     """Publish ``count`` reports the way ``imx publish`` does; wait for every acknowledgement."""
-    producer = make_producer(bootstrap, linger_ms=20)
-    await asyncio.wait_for(producer.start(), timeout_s)
-    try:
-        store = SchemaStore(bootstrap, topology.schemas, schemas)
-        await asyncio.wait_for(
-            store.ensure_published(producer, [schemas.report(t) for t in REPORT_TYPES]),
-            timeout_s,
-        )
+    publisher = ReportPublisher(connection, topology, schemas, timeout_s=timeout_s, linger_ms=20)
+    async with publisher:
         futures = []
         total_bytes = 0
         for _ in range(count):
             report = next(reports)
-            value = encode_report(report, schemas)
+            value = publisher.encode(report)
             total_bytes += len(value)
-            topic = topology.ingress(report["reporting_unit"])
             key = report["event_id"].encode()
-            futures.append(await asyncio.wait_for(producer.send(topic, value, key=key), timeout_s))
+            futures.append(await publisher.send_encoded(report["reporting_unit"], value, key))
         acknowledged = await asyncio.wait_for(asyncio.gather(*futures), timeout_s)
-    finally:
-        await asyncio.wait_for(producer.stop(), timeout_s)
     ends: dict[TopicPartition, int] = {}
     for meta in acknowledged:
         tp = TopicPartition(meta.topic, meta.partition)

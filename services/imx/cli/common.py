@@ -30,7 +30,7 @@ def job_failures(name: str) -> Iterator[None]:
 
     The job stops everything it started before re-raising, so Ctrl-C is reported as such.
     """
-    from imx.run.stack import RunError  # noqa: PLC0415 - only the jobs load the run machinery
+    from imx.processes import RunError  # noqa: PLC0415 - only the jobs load the run machinery
 
     try:
         yield

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from imx import localkafka
 from imx.cli.common import EXIT_FAILURE, EXIT_OK, CliError, progress
+from imx.kafka import localbroker
 from imx.settings import DEFAULT_KAFKA_PORT, Settings
 
 
@@ -34,21 +34,21 @@ def _home(args: argparse.Namespace, settings: Settings) -> Path:
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        bootstrap = localkafka.up(_home(args, settings), args.port, settings.jar_cache, progress)
-    except localkafka.LocalKafkaError as exc:
+        bootstrap = localbroker.up(_home(args, settings), args.port, settings.jar_cache, progress)
+    except localbroker.LocalKafkaError as exc:
         raise CliError(str(exc)) from exc
     print(f"bootstrap={bootstrap}", flush=True)
     return EXIT_OK
 
 
 def _down(args: argparse.Namespace, settings: Settings) -> int:
-    stopped = localkafka.stop(_home(args, settings))
+    stopped = localbroker.stop(_home(args, settings))
     progress("Kafka stopped" if stopped else "Kafka was not running")
     return EXIT_OK
 
 
 def _status(args: argparse.Namespace, settings: Settings) -> int:
-    state = localkafka.status(_home(args, settings))
+    state = localbroker.status(_home(args, settings))
     if state.serving:
         print(f"serving bootstrap={state.bootstrap} pid={state.pid}")
         return EXIT_OK

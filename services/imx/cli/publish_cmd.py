@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from imx.cli.common import EXIT_OK, EXIT_USAGE, CliError
-from imx.kafkaio import make_producer
+from imx.kafka.connection import Connection
+from imx.kafka.publisher import ReportPublisher
+from imx.kafka.topology import Topology
 from imx.registry import Registry, load_registry
 from imx.schema.codec import EncodingError, encode_report
 from imx.schema.jsonform import JsonFormError, from_json
 from imx.schema.loader import SchemaSet, load_schemas
 from imx.schema.validation import check_clock, validate_report
-from imx.schemastore import SchemaStore
 from imx.settings import Settings
-from imx.topology import Topology
 
 
 def register(commands: Any) -> None:
@@ -67,9 +67,10 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
             msg = f"{len(errors)} invalid line(s); nothing was published"
             raise CliError(msg, EXIT_USAGE)
     topology = Topology.from_settings(settings, registry.ids())
+    connection = Connection.from_settings(settings)
     try:
         asyncio.run(
-            _send(settings, topology, schemas, unit=args.unit, outgoing=outgoing, out=sys.stdout)
+            _send(connection, topology, schemas, unit=args.unit, outgoing=outgoing, out=sys.stdout)
         )
     except CliError:
         raise
@@ -151,7 +152,7 @@ def _unchecked(number: int, text: str, now: datetime, schemas: SchemaSet) -> Out
 
 
 async def _send(
-    settings: Settings,
+    connection: Connection,
     topology: Topology,
     schemas: SchemaSet,
     *,
@@ -159,21 +160,14 @@ async def _send(
     outgoing: list[Outgoing],
     out: TextIO,
 ) -> None:
-    topic = topology.ingress(unit)
-    store = SchemaStore(settings.bootstrap, topology.schemas, schemas)
-    producer = make_producer(settings.bootstrap)
-    await asyncio.wait_for(producer.start(), settings.request_timeout_s)
-    try:
-        used = {o.type_name for o in outgoing if o.type_name}
-        await store.ensure_published(producer, [schemas.report(t) for t in sorted(used)])
-        pending = [(o, await producer.send(topic, o.value, key=o.key)) for o in outgoing]
+    used = sorted({o.type_name for o in outgoing if o.type_name})
+    async with ReportPublisher(connection, topology, schemas, types=used) as publisher:
+        pending = [(o, await publisher.send_encoded(unit, o.value, o.key)) for o in outgoing]
         for item, future in pending:
-            meta = await asyncio.wait_for(future, settings.request_timeout_s)
+            meta = await asyncio.wait_for(future, connection.request_timeout_s)
             label = item.event_id or f"(line {item.line}, sent unchecked as raw bytes)"
             print(
                 f"{label}\t{item.type_name or '-'}\t{meta.topic}[{meta.partition}]@{meta.offset}",
                 file=out,
                 flush=True,
             )
-    finally:
-        await asyncio.wait_for(producer.stop(), settings.request_timeout_s)

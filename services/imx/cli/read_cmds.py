@@ -11,14 +11,15 @@ from collections.abc import Callable
 from typing import Any
 
 from imx.cli.common import EXIT_OK, EXIT_USAGE, CliError
-from imx.kafkaio import read_topic
+from imx.kafka.connection import Connection
+from imx.kafka.reading import read_topic
+from imx.kafka.schemastore import SchemaStore
+from imx.kafka.topology import Topology
 from imx.registry import load_registry
 from imx.schema.codec import CodecError, decode_delivery
 from imx.schema.jsonform import delivery_to_json
 from imx.schema.loader import load_schemas
-from imx.schemastore import SchemaStore
 from imx.settings import Settings
-from imx.topology import Topology
 
 DLQ_HEADERS = {
     "imx-error-code": "code",
@@ -66,7 +67,7 @@ def _tail(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(msg, EXIT_USAGE)
     topology = Topology.from_settings(settings, registry.ids())
     schemas = load_schemas(settings.schemas_dir)
-    store = SchemaStore(settings.bootstrap, topology.schemas, schemas)
+    store = SchemaStore(Connection.from_settings(settings), topology.schemas, schemas)
 
     async def render(record: Any) -> str:
         try:
@@ -74,7 +75,7 @@ def _tail(args: argparse.Namespace, settings: Settings) -> int:
             delivery = decode_delivery(record.value or b"", store.lookup, schemas)
         except CodecError as exc:
             return json.dumps({"error": exc.code, "detail": str(exc), "offset": record.offset})
-        as_json = delivery_to_json(delivery)
+        as_json = delivery_to_json(delivery, schemas)
         return json.dumps(as_json, ensure_ascii=False) if args.json else _summary(as_json)
 
     return _run(settings, topology.feed(args.unit), args, render)
@@ -130,7 +131,7 @@ def _run(
 ) -> int:
     async def loop() -> None:
         async for record in read_topic(
-            settings.bootstrap,
+            Connection.from_settings(settings),
             topic,
             from_beginning=args.from_beginning,
             max_records=args.max,

@@ -14,14 +14,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from imx.cli.common import EXIT_OK, CliError, progress
-from imx.kafkaio import topic_partitions
+from imx.kafka.connection import Connection
+from imx.kafka.publisher import ReportPublisher
+from imx.kafka.reading import topic_partitions
+from imx.kafka.topology import Topology
 from imx.registry import load_registry
 from imx.run.signals import stop_on_signals
 from imx.schema.loader import load_schemas
 from imx.settings import Settings
 from imx.simulator.generator import new_simulator
 from imx.simulator.publisher import Pace, Tally, publish_stream
-from imx.topology import Topology
 
 DEFAULT_RATE = 5.0
 
@@ -63,18 +65,15 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     )
     tally = Tally()
     started = time.monotonic()
+    connection = Connection.from_settings(settings)
 
     async def main() -> None:
         probe = topology.ingress(registry.local_units()[0].id)
-        await asyncio.wait_for(
-            topic_partitions(settings.bootstrap, probe), settings.request_timeout_s
-        )
+        await asyncio.wait_for(topic_partitions(connection, probe), settings.request_timeout_s)
         stop = asyncio.Event()
         with stop_on_signals(stop):
             await publish_stream(
-                settings.bootstrap,
-                topology,
-                schemas,
+                ReportPublisher(connection, topology, schemas),
                 simulator,
                 pace=Pace(args.rate, args.duration),
                 stop=stop,

@@ -6,11 +6,14 @@ import argparse
 import asyncio
 from typing import Any
 
-from imx.admin import ensure_topics
 from imx.cli.common import EXIT_FAILURE, EXIT_OK, CliError
+from imx.kafka.admin import EnsureResult, ensure_topics
+from imx.kafka.connection import Connection
+from imx.kafka.schemastore import SchemaStore
+from imx.kafka.topology import Topology
 from imx.registry import RegistryError, load_registry
+from imx.schema.loader import load_schemas, released_schemas
 from imx.settings import Settings
-from imx.topology import Topology
 
 
 def register(commands: Any) -> None:
@@ -28,9 +31,7 @@ def _ensure(_args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(msg) from exc
     topology = Topology.from_settings(settings, registry.ids())
     try:
-        result = asyncio.run(
-            ensure_topics(settings.bootstrap, topology.specs(), settings.request_timeout_s)
-        )
+        result, published = asyncio.run(_provision(settings, topology))
     except Exception as exc:  # aiokafka's connection errors share no common base class
         msg = f"cannot ensure topics at {settings.bootstrap}: {exc!r}"
         raise CliError(msg) from exc
@@ -40,8 +41,38 @@ def _ensure(_args: argparse.Namespace, settings: Settings) -> int:
         print(f"verified {name}")
     for problem in result.mismatched:
         print(f"MISMATCH {problem}")
+    if published:
+        print(f"published {published} writer schema(s) to {topology.schemas}")
     print(
         f"{len(result.created)} created, {len(result.verified)} verified, "
         f"{len(result.mismatched)} mismatched"
     )
     return EXIT_OK if result.ok else EXIT_FAILURE
+
+
+async def _provision(settings: Settings, topology: Topology) -> tuple[EnsureResult, int]:
+    """Create or verify the topics, then release every schema imx writes onto ``imx.schemas``.
+
+    The current schemas and every released version: a consumer meeting a record written by an
+    older unit system can resolve its fingerprint.
+    """
+    connection = Connection.from_settings(settings)
+    result = await ensure_topics(connection, topology.specs(), settings.request_timeout_s)
+    if not result.ok:
+        return result, 0
+    current = load_schemas(settings.schemas_dir)
+    schemas = [
+        s
+        for version in (current, *released_schemas(settings.schemas_dir))
+        for s in version.written()
+    ]
+    store = SchemaStore(connection, topology.schemas, current)
+    producer = connection.producer()
+    await asyncio.wait_for(producer.start(), settings.request_timeout_s)
+    try:
+        written = await asyncio.wait_for(
+            store.ensure_published(producer, schemas), settings.request_timeout_s
+        )
+    finally:
+        await asyncio.wait_for(producer.stop(), settings.request_timeout_s)
+    return result, len(written)

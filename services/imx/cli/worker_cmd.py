@@ -24,14 +24,16 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     # Imported here: faust is heavy, and only this command needs it.
     import faust  # noqa: PLC0415
 
-    from imx.worker.app import WorkerConfigError, build  # noqa: PLC0415
+    from imx.kafka.connection import Connection, ConnectionSettingsError  # noqa: PLC0415
+    from imx.worker.app import WorkerConfigError, build, prepare_state, pseudonym_key  # noqa: PLC0415
 
     web_port = settings.web_port if args.web_port is None else args.web_port
-    datadir = settings.home / f"worker-{web_port}"
-    datadir.parent.mkdir(parents=True, exist_ok=True)
     try:
-        built = build(settings, web_port, datadir)
-    except WorkerConfigError as exc:
+        connection = Connection.from_settings(settings)
+        pseudonym_key(settings)
+        datadir = prepare_state(settings, connection, web_port)
+        built = build(settings, connection, web_port, datadir)
+    except (WorkerConfigError, ConnectionSettingsError) as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc
     _tune_gc()
     worker = faust.Worker(built.app, loglevel=args.log_level, quiet=True, override_logging=False)

@@ -12,107 +12,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-
-from prometheus_client.parser import text_string_to_metric_families
+from dataclasses import dataclass
 
 from imx.metrics import LEVELS
+from imx.scrape import Buckets, Sample, combined, minus, quantile
 
 #: A LOCAL unit with no report for this long is listed as silent.
 SILENT_AFTER_S = 60.0
-
-Buckets = tuple[tuple[float, float], ...]  # (upper bound, cumulative count), ascending
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One scrape of one worker: counter totals, histogram buckets and gauges by label."""
-
-    at: float  # monotonic seconds, for rates
-    wall: float  # Unix seconds, to compare with the last-report gauges
-    received: float = 0.0
-    accepted: float = 0.0
-    deliveries: Mapping[str, float] = field(default_factory=dict)  # level → count
-    latency: Mapping[str, Buckets] = field(default_factory=dict)  # level → buckets
-    duplicates: Mapping[str, float] = field(default_factory=dict)  # exact | incident
-    correlations: Mapping[str, float] = field(default_factory=dict)  # entity kind → count
-    rejected: Mapping[str, float] = field(default_factory=dict)  # DLQ code → count
-    last_report: Mapping[str, float] = field(default_factory=dict)  # unit → Unix seconds
-
-
-def parse_sample(text: str, at: float, wall: float) -> Sample:
-    """Read the imx metrics out of a Prometheus text exposition; other metrics are ignored."""
-    totals: dict[str, dict[str, float]] = {}
-    buckets: dict[str, list[tuple[float, float]]] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            name, labels, value = sample.name, sample.labels, float(sample.value)
-            if name == "imx_delivery_latency_seconds_bucket":
-                buckets.setdefault(labels["level"], []).append((float(labels["le"]), value))
-                continue
-            key = {
-                "imx_reports_received_total": "",
-                "imx_reports_accepted_total": "",
-                "imx_delivery_latency_seconds_count": "level",
-                "imx_duplicates_total": "kind",
-                "imx_correlations_total": "entity",
-                "imx_reports_rejected_total": "reason",
-                "imx_unit_last_report_timestamp_seconds": "unit",
-            }.get(name)
-            if key is not None:
-                table = totals.setdefault(name, {})
-                label = labels.get(key, "") if key else ""
-                table[label] = table.get(label, 0.0) + value
-    return Sample(
-        at=at,
-        wall=wall,
-        received=sum(totals.get("imx_reports_received_total", {}).values()),
-        accepted=sum(totals.get("imx_reports_accepted_total", {}).values()),
-        deliveries=totals.get("imx_delivery_latency_seconds_count", {}),
-        latency={level: tuple(sorted(pairs)) for level, pairs in buckets.items()},
-        duplicates=totals.get("imx_duplicates_total", {}),
-        correlations=totals.get("imx_correlations_total", {}),
-        rejected=totals.get("imx_reports_rejected_total", {}),
-        last_report=totals.get("imx_unit_last_report_timestamp_seconds", {}),
-    )
-
-
-def quantile(q: float, buckets: Buckets) -> float | None:
-    """The q-quantile of a cumulative histogram, as PromQL's ``histogram_quantile``.
-
-    None when the histogram is empty. A quantile in the ``+Inf`` bucket is reported as the
-    highest finite bound, the most that can be said of it.
-    """
-    if not buckets or buckets[-1][1] <= 0:
-        return None
-    rank = q * buckets[-1][1]
-    lower_bound, lower_count = 0.0, 0.0
-    for bound, count in buckets:
-        if count >= rank:
-            if math.isinf(bound):
-                return lower_bound
-            if count == lower_count:
-                return bound
-            return lower_bound + (bound - lower_bound) * (rank - lower_count) / (
-                count - lower_count
-            )
-        lower_bound, lower_count = bound, count
-    return lower_bound
-
-
-def minus(later: Buckets, earlier: Buckets) -> Buckets:
-    """Bucket counts observed between two scrapes (bounds missing earlier count as zero)."""
-    before = dict(earlier)
-    return tuple((bound, count - before.get(bound, 0.0)) for bound, count in later)
-
-
-def combined(per_level: Mapping[str, Buckets]) -> Buckets:
-    """One histogram of all levels (the bounds are the same for every level)."""
-    sums: dict[float, float] = {}
-    for buckets in per_level.values():
-        for bound, count in buckets:
-            sums[bound] = sums.get(bound, 0.0) + count
-    return tuple(sorted(sums.items()))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
 import time
 from collections import deque
@@ -20,20 +19,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import SecretStr
 from rich.console import Console
 from rich.live import Live
 
-from imx.admin import ensure_topics
+from imx import processes
+from imx.kafka.admin import ensure_topics
+from imx.kafka.connection import Connection
+from imx.kafka.publisher import ReportPublisher
+from imx.kafka.topology import Topology
 from imx.registry import load_registry
-from imx.run import stack
-from imx.run.figures import Figures, Sample, parse_sample, summarise
+from imx.run.figures import Figures, summarise
 from imx.run.signals import stop_on_signals
 from imx.run.view import progress_line, render
 from imx.schema.loader import SchemaSet, load_schemas
+from imx.scrape import Sample, parse_sample
 from imx.settings import Settings
 from imx.simulator.generator import new_simulator
 from imx.simulator.publisher import Pace, Tally, publish_stream
-from imx.topology import Topology
 
 RATE = 5.0  # reports per second: a surge day's volume compressed (DOMAIN.md "Volumes")
 REFRESH_S = 1.0
@@ -48,7 +51,7 @@ ASSIGNED_WITHIN_S = 30.0
 class Watch:
     """What the live loop needs besides the worker."""
 
-    bootstrap: str
+    connection: Connection
     topology: Topology
     schemas: SchemaSet
     reports: Iterator[dict[str, Any]]
@@ -58,26 +61,28 @@ class Watch:
 
 
 def run(
-    settings: Settings, duration_s: float | None, console: Console, progress: stack.Progress
+    settings: Settings, duration_s: float | None, console: Console, progress: processes.Progress
 ) -> Figures:
     """Bring everything up, run until stopped, stop everything; return the final figures."""
     registry = load_registry(settings.registry_path)
     schemas = load_schemas(settings.schemas_dir)
     topology = Topology.from_settings(settings, registry.ids())
-    teardown = stack.Teardown()
+    teardown = processes.Teardown()
     try:
-        bootstrap = stack.broker(settings, teardown, progress)
-        result = asyncio.run(ensure_topics(bootstrap, topology.specs(), settings.request_timeout_s))
+        connection = processes.broker(settings, teardown, progress)
+        result = asyncio.run(
+            ensure_topics(connection, topology.specs(), settings.request_timeout_s)
+        )
         if not result.ok:
             msg = "topics differ from the contract: " + "; ".join(result.mismatched)
-            raise stack.RunError(msg)
+            raise processes.RunError(msg)
         progress(f"topics: {len(result.created)} created, {len(result.verified)} verified")
-        env = {
-            **os.environ,
-            "IMX_BOOTSTRAP": bootstrap,
-            "IMX_PSEUDONYM_KEY": stack.pseudonym_key(settings, progress),
-        }
-        worker = stack.start_worker(env, stack.web_port(settings.web_port), settings.home / "logs")
+        key = SecretStr(processes.pseudonym_key(settings, progress))
+        worker = processes.start_worker(
+            settings.model_copy(update={"pseudonym_key": key}).child_env(),
+            processes.web_port(settings.web_port),
+            settings.home / "logs",
+        )
         teardown.add(f"the worker (pid {worker.process.pid})", worker.stop)
         progress(f"worker pid {worker.process.pid} starting, log {worker.log}")
         worker.wait_ready(READY_TIMEOUT_S, ASSIGNED_WITHIN_S, progress)
@@ -86,7 +91,7 @@ def run(
             f"worker serves {worker.metrics_url}; simulating at {RATE:g} reports/s (seed {seed})"
         )
         watch = Watch(
-            bootstrap=bootstrap,
+            connection=connection,
             topology=topology,
             schemas=schemas,
             reports=new_simulator(registry, seed, lambda: datetime.now(UTC)),
@@ -102,7 +107,7 @@ def run(
 Scrape = Callable[[], Awaitable[Sample | None]]
 
 
-def _scraper(worker: stack.Worker, loop: asyncio.AbstractEventLoop) -> Scrape:
+def _scraper(worker: processes.Worker, loop: asyncio.AbstractEventLoop) -> Scrape:
     async def scrape() -> Sample | None:
         try:
             text = await asyncio.to_thread(worker.metrics)
@@ -113,7 +118,7 @@ def _scraper(worker: stack.Worker, loop: asyncio.AbstractEventLoop) -> Scrape:
     return scrape
 
 
-async def _watch(worker: stack.Worker, watch: Watch) -> Figures:
+async def _watch(worker: processes.Worker, watch: Watch) -> Figures:
     """Run the simulator and the view until stopped; the figures of the whole run."""
     loop = asyncio.get_running_loop()
     scrape = _scraper(worker, loop)
@@ -123,9 +128,7 @@ async def _watch(worker: stack.Worker, watch: Watch) -> Figures:
     stop = asyncio.Event()
     simulator = asyncio.create_task(
         publish_stream(
-            watch.bootstrap,
-            watch.topology,
-            watch.schemas,
+            ReportPublisher(watch.connection, watch.topology, watch.schemas),
             watch.reports,
             pace=Pace(RATE),
             stop=stop,
@@ -141,7 +144,7 @@ async def _watch(worker: stack.Worker, watch: Watch) -> Figures:
         )
 
     title = "imx run (Ctrl-C stops)"
-    context = (("broker", watch.bootstrap), ("worker metrics", worker.metrics_url))
+    context = (("broker", watch.connection.bootstrap), ("worker metrics", worker.metrics_url))
     window = f"last {WINDOW_S:.0f} s"
     live = Live(console=watch.console, auto_refresh=False) if watch.console.is_terminal else None
     last_line = started
@@ -154,7 +157,7 @@ async def _watch(worker: stack.Worker, watch: Watch) -> Figures:
                     simulator.result()  # a publishing failure ends the run with its reason
                 if worker.exited() is not None:
                     msg = f"the worker exited with code {worker.exited()}:\n{worker.tail()}"
-                    raise stack.RunError(msg)
+                    raise processes.RunError(msg)
                 latest = await scrape() or latest
                 history.append(latest)
                 while len(history) > 2 and latest.at - history[1].at >= WINDOW_S:

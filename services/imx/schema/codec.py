@@ -22,7 +22,6 @@ from imx.schema.loader import (
     REPORT_TYPES,
     AvroSchema,
     SchemaSet,
-    default_schemas,
     full_name,
     short_name,
 )
@@ -143,9 +142,8 @@ def decode(data: bytes, reader: AvroSchema, writer_lookup: WriterLookup) -> Any:
     return _read_body(data, writer, reader, record_names=False)
 
 
-def encode_report(report: Mapping[str, Any], schemas: SchemaSet | None = None) -> bytes:
+def encode_report(report: Mapping[str, Any], schemas: SchemaSet) -> bytes:
     """Encode a domain dict with the current schema of its `type`."""
-    schemas = schemas or default_schemas()
     type_name = report.get("type")
     if type_name not in REPORT_TYPES:
         msg = f"not a report type: {type_name!r}"
@@ -153,15 +151,12 @@ def encode_report(report: Mapping[str, Any], schemas: SchemaSet | None = None) -
     return encode(schemas.report(str(type_name)), report)
 
 
-def decode_report(
-    data: bytes, writer_lookup: WriterLookup, schemas: SchemaSet | None = None
-) -> dict[str, Any]:
+def decode_report(data: bytes, writer_lookup: WriterLookup, schemas: SchemaSet) -> dict[str, Any]:
     """Decode an ingress value of any report type into a domain dict.
 
     The fingerprint selects the writer schema; its record name selects the reader, the current
     version of the same report type, so every type arrives in its current shape.
     """
-    schemas = schemas or default_schemas()
     fingerprint = read_fingerprint(data)
     writer = writer_lookup(fingerprint)
     type_name = writer.short_name
@@ -172,14 +167,13 @@ def decode_report(
 
 
 def encode_delivery(
-    delivery: Mapping[str, Any], schemas: SchemaSet | None = None, *, checked: bool = True
+    delivery: Mapping[str, Any], schemas: SchemaSet, *, checked: bool = True
 ) -> bytes:
     """Encode a delivery whose `report` is a domain dict (or None).
 
     The report union holds nine record types; naming the branch explicitly (fastavro's
     `(name, record)` notation) avoids guessing it from the fields.
     """
-    schemas = schemas or default_schemas()
     report = delivery.get("report")
     datum = dict(delivery)
     if report is not None:
@@ -189,11 +183,8 @@ def encode_delivery(
     return encode(schemas.delivery(), datum, checked=checked)
 
 
-def decode_delivery(
-    data: bytes, writer_lookup: WriterLookup, schemas: SchemaSet | None = None
-) -> dict[str, Any]:
+def decode_delivery(data: bytes, writer_lookup: WriterLookup, schemas: SchemaSet) -> dict[str, Any]:
     """Decode a feed value into a delivery dict whose `report` is a domain dict (or None)."""
-    schemas = schemas or default_schemas()
     writer = writer_lookup(read_fingerprint(data))
     datum: dict[str, Any] = _read_body(data, writer, schemas.delivery(), record_names=True)
     report = datum.get("report")

@@ -24,7 +24,7 @@ from fastavro import schemaless_writer
 from fastavro.schema import parse_schema
 
 from imx.schema.codec import MAGIC, EncodingError, tag_record_unions
-from imx.schema.loader import AvroSchema, SchemaSet, default_schemas, fingerprint, full_name
+from imx.schema.loader import AvroSchema, SchemaSet, fingerprint, full_name
 
 _NAMED = ("record", "enum", "fixed")
 #: The first field of the body and of the tail of a Delivery.
@@ -34,8 +34,8 @@ _CUTS = ("report", "timing")
 class DeliveryWriter:
     """Single-object encodings of deliveries and their disclosure records (unchecked)."""
 
-    def __init__(self, schemas: SchemaSet | None = None) -> None:
-        self._schemas = schemas or default_schemas()
+    def __init__(self, schemas: SchemaSet) -> None:
+        self._schemas = schemas
         delivery = self._schemas.delivery()
         self._header = MAGIC + delivery.fingerprint
         head, self._body, tail = split_record(delivery, _CUTS)

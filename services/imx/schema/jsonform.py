@@ -20,7 +20,6 @@ from imx.schema.loader import (
     REPORT_TYPES,
     ParsedSchema,
     SchemaSet,
-    default_schemas,
     full_name,
     short_name,
 )
@@ -42,9 +41,8 @@ class JsonFormError(ValueError):
         super().__init__(f"{field or 'report'}: {reason}")
 
 
-def from_json(obj: object, schemas: SchemaSet | None = None) -> dict[str, Any]:
+def from_json(obj: object, schemas: SchemaSet) -> dict[str, Any]:
     """A JSON report (already parsed from text) as a domain dict with every default applied."""
-    schemas = schemas or default_schemas()
     if not isinstance(obj, Mapping):
         whole = ""
         raise JsonFormError(whole, f"expected an object, got {_json_type(obj)}")
@@ -62,25 +60,21 @@ def from_json(obj: object, schemas: SchemaSet | None = None) -> dict[str, Any]:
     return {"type": type_name, **fields}
 
 
-def to_json(report: Mapping[str, Any], schemas: SchemaSet | None = None) -> dict[str, Any]:
+def to_json(report: Mapping[str, Any], schemas: SchemaSet) -> dict[str, Any]:
     """A domain dict in JSON form: every member present (None stays null), `type` first."""
-    schema = (schemas or default_schemas()).report(report["type"])
+    schema = schemas.report(report["type"])
     return {"type": report["type"], **_render(report, schema.parsed, schema.named)}
 
 
-def delivery_to_json(
-    delivery: Mapping[str, Any], schemas: SchemaSet | None = None
-) -> dict[str, Any]:
+def delivery_to_json(delivery: Mapping[str, Any], schemas: SchemaSet) -> dict[str, Any]:
     """A delivery (its `report` a domain dict or None) as printed by `imx tail --json`."""
-    schema = (schemas or default_schemas()).delivery()
+    schema = schemas.delivery()
     rendered: dict[str, Any] = _render(delivery, schema.parsed, schema.named)
     return rendered
 
 
-def disclosure_to_json(
-    disclosure: Mapping[str, Any], schemas: SchemaSet | None = None
-) -> dict[str, Any]:
-    schema = (schemas or default_schemas()).disclosure()
+def disclosure_to_json(disclosure: Mapping[str, Any], schemas: SchemaSet) -> dict[str, Any]:
+    schema = schemas.disclosure()
     rendered: dict[str, Any] = _render(disclosure, schema.parsed, schema.named)
     return rendered
 

@@ -132,6 +132,17 @@ class SchemaSet:
     def disclosure(self) -> AvroSchema:
         return self.get(DISCLOSURE)
 
+    def written(self) -> list[AvroSchema]:
+        """The writer schemas of every record imx writes: the reports, deliveries, disclosures."""
+        return [*(self.report(t) for t in REPORT_TYPES), self.delivery(), self.disclosure()]
+
+
+def released_schemas(directory: Path) -> list[SchemaSet]:
+    """Every released version under ``directory/released/`` (one folder each), oldest first."""
+    released = directory / "released"
+    folders = sorted(p for p in released.iterdir() if p.is_dir()) if released.is_dir() else []
+    return [load_schemas(folder) for folder in folders]
+
 
 def load_schemas(directory: Path = DEFAULT_SCHEMA_DIR) -> SchemaSet:
     """Read every `*.avsc` directly in `directory` (not its subfolders, e.g. `released/`)."""
@@ -152,18 +163,6 @@ def load_schemas(directory: Path = DEFAULT_SCHEMA_DIR) -> SchemaSet:
 def default_schemas() -> SchemaSet:
     """The repository's schemas, read once per process: they are immutable reference data."""
     return load_schemas(DEFAULT_SCHEMA_DIR)
-
-
-def report_schema(type_name: str) -> AvroSchema:
-    return default_schemas().report(type_name)
-
-
-def delivery_schema() -> AvroSchema:
-    return default_schemas().delivery()
-
-
-def disclosure_schema() -> AvroSchema:
-    return default_schemas().disclosure()
 
 
 def _read_definitions(directory: Path) -> dict[str, dict[str, Any]]:

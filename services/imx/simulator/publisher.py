@@ -15,11 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from imx.kafkaio import make_producer
-from imx.schema.codec import encode_report
-from imx.schema.loader import REPORT_TYPES, SchemaSet
-from imx.schemastore import SchemaStore
-from imx.topology import Topology
+from imx.kafka.publisher import ReportPublisher
 
 #: Reports sent but not yet acknowledged before the loop waits for the oldest one.
 MAX_IN_FLIGHT = 500
@@ -49,9 +45,7 @@ class Pace:
 
 
 async def publish_stream(
-    bootstrap: str,
-    topology: Topology,
-    schemas: SchemaSet,
+    publisher: ReportPublisher,
     reports: Iterator[dict[str, Any]],
     *,
     pace: Pace,
@@ -63,14 +57,7 @@ async def publish_stream(
 
     ``tally`` counts acknowledged reports as they go, so a caller can show progress.
     """
-    producer = make_producer(bootstrap)
-    await asyncio.wait_for(producer.start(), timeout_s)
-    try:
-        store = SchemaStore(bootstrap, topology.schemas, schemas)
-        await asyncio.wait_for(
-            store.ensure_published(producer, [schemas.report(t) for t in REPORT_TYPES]),
-            timeout_s,
-        )
+    async with publisher:
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = None if pace.duration_s is None else started + pace.duration_s
@@ -85,21 +72,12 @@ async def publish_stream(
                     await asyncio.wait_for(stop.wait(), due - loop.time())
                 continue
             report = next(reports)
-            future = await asyncio.wait_for(
-                producer.send(
-                    topology.ingress(report["reporting_unit"]),
-                    encode_report(report, schemas),
-                    key=report["event_id"].encode(),
-                ),
-                timeout_s,
-            )
+            future = await publisher.send(report)
             in_flight.append((report["type"], future))
             sent += 1
             await _settle(in_flight, tally, timeout_s, keep=MAX_IN_FLIGHT)
-        await asyncio.wait_for(producer.flush(), timeout_s)
+        await publisher.flush()
         await _settle(in_flight, tally, timeout_s, keep=0)
-    finally:
-        await asyncio.wait_for(producer.stop(), timeout_s)
     return tally
 
 

@@ -1,23 +1,25 @@
 """The composition root: settings, registry, schemas, metrics and the faust app, wired once.
 
-Two stages (ARCHITECTURE.md section 2, docs/decisions.md sections 2 and 3):
+Two stages (docs/decisions.md sections 2 and 3):
 
-- ``intake`` (a plain aiokafka loop run as an app task, see ``imx.worker.intake``) reads every
+- ``intake`` (a plain aiokafka loop run as an app task, ``imx.worker.intake``) reads every
   ``ingress.<unit>`` topic (all partitions, in parallel across workers), screens each record
   (size, decoding, proof of origin, values, units, clock), sends rejects to ``dlq.ingress`` and
-  forwards the rest, bytes untouched, to the internal ``<app>-accepted`` topic.
-- ``core`` (a faust agent with RocksDB tables) reads ``<app>-accepted``, which has ONE
-  partition: exact de-duplication, RFIs, incidents and correlation need to see every report,
-  and real volumes (10^4 reports a day at a surge) are far below what one partition carries.
-  Its tables therefore have one partition; a second worker holds a standby copy and takes
-  over on failure. It writes deliveries to the feeds, disclosures to the audit log, and
-  event-id conflicts and unknown RFIs to the DLQ.
+  forwards the rest, bytes untouched, to the internal accepted topic.
+- ``core`` (a faust agent with RocksDB tables, ``imx.worker.core``) reads the accepted topic,
+  which has ONE partition: exact de-duplication, RFIs, incidents and correlation need to see
+  every report, and real volumes (10^4 reports a day at a surge) are far below what one
+  partition carries. Its tables therefore have one partition; a second worker holds a standby
+  copy and takes over on failure. It writes deliveries to the feeds, disclosures to the audit
+  log, and event-id conflicts and unknown RFIs to the DLQ.
 
-Nothing here connects to Kafka at import time; ``build`` returns an app for ``Worker`` to run.
+Nothing here connects to Kafka at import time; ``build`` returns an app for ``Worker`` to run,
+after ``prepare_state`` has chosen (and if need be discarded) the local state folder.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +28,10 @@ from typing import Any
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 
+from imx.kafka.connection import Connection
+from imx.kafka.reading import cluster_id, end_offsets
+from imx.kafka.schemastore import SchemaStore
+from imx.kafka.topology import TABLES, Topology
 from imx.metrics import Metrics
 from imx.pipeline.core import Core
 from imx.pipeline.state import PipelineState
@@ -33,11 +39,10 @@ from imx.pipeline.writebehind import WriteBehind
 from imx.registry import Registry, load_registry
 from imx.schema.delivery_writer import DeliveryWriter
 from imx.schema.loader import SchemaSet, load_schemas
-from imx.schemastore import SchemaStore
 from imx.settings import Settings
-from imx.topology import Topology
-from imx.worker.agents import Wiring, core_agent
-from imx.worker.intake import IntakeLoop
+from imx.worker import statedir
+from imx.worker.core import CoreWiring, core_agent
+from imx.worker.intake import IntakeLoop, IntakeWiring
 from imx.worker.sink import GapReader, IdempotentSink
 from imx.worker.transport import Transport
 
@@ -56,22 +61,41 @@ class Built:
     topology: Topology
 
 
-def accepted_topic_name(settings: Settings) -> str:
-    return f"{settings.topic_prefix}{settings.app_id}-accepted"
-
-
-def build(settings: Settings, web_port: int, datadir: Path) -> Built:
-    """Build the faust app and its agents; nothing runs until a ``faust.Worker`` starts it."""
+def pseudonym_key(settings: Settings) -> bytes:
     if settings.pseudonym_key is None:
         msg = "IMX_PSEUDONYM_KEY is not set: the HMAC key for pseudonymising analytics deliveries"
         raise WorkerConfigError(msg)
+    return settings.pseudonym_key.get_secret_value().encode()
+
+
+def prepare_state(settings: Settings, connection: Connection, web_port: int) -> Path:
+    """The state folder for this cluster and app, emptied when it is ahead of its changelogs."""
+    registry = load_registry(settings.registry_path)
+    topology = Topology.from_settings(settings, registry.ids())
+    found = asyncio.run(cluster_id(connection, settings.request_timeout_s))
+    if found is None:
+        msg = f"no Kafka broker answers at {connection.bootstrap} (IMX_BOOTSTRAP)"
+        raise WorkerConfigError(msg)
+    datadir = statedir.state_dir(settings.home, found, topology.app, f"worker-{web_port}")
+    dbs = statedir.partition_dbs(datadir, topology)
+    if dbs:
+        persisted = statedir.persisted_offsets(dbs)
+        ends = asyncio.run(end_offsets(connection, list(persisted), settings.request_timeout_s))
+        statedir.discard_if_stale(datadir, persisted, ends)
+    datadir.mkdir(parents=True, exist_ok=True)
+    return datadir
+
+
+def build(settings: Settings, connection: Connection, web_port: int, datadir: Path) -> Built:
+    """Build the faust app and its agents; nothing runs until a ``faust.Worker`` starts it."""
+    key = pseudonym_key(settings)
     registry: Registry = load_registry(settings.registry_path)
     schemas: SchemaSet = load_schemas(settings.schemas_dir)
     topology = Topology.from_settings(settings, registry.ids())
     metrics = Metrics()
     app = faust.App(
-        f"{settings.topic_prefix}{settings.app_id}",
-        broker=[f"kafka://{server}" for server in settings.bootstrap.split(",")],
+        topology.app,
+        **connection.faust_options(),
         store="rocksdb://",  # faust uses rocksdict for this URL when python-rocksdb is absent
         datadir=str(datadir),
         web_port=web_port,
@@ -101,38 +125,37 @@ def build(settings: Settings, web_port: int, datadir: Path) -> Built:
         "key_serializer": "raw",
         "value_serializer": "raw",
     }
-    accepted = app.topic(accepted_topic_name(settings), partitions=1, internal=True, **raw)
-    tables = {
-        name: app.Table(name, partitions=1, key_type=str, value_type=None)
-        for name in ("events", "candidates", "entities", "journal", "meta")
-    }
+    accepted = app.topic(topology.accepted, partitions=1, internal=True, **raw)
+    tables = {name: app.Table(name, partitions=1, key_type=str, value_type=None) for name in TABLES}
+    store = SchemaStore(connection, topology.schemas, schemas)
+    app.task(IntakeLoop(IntakeWiring(
+        connection=connection,
+        registry=registry,
+        schemas=schemas,
+        topology=topology,
+        metrics=metrics,
+        store=store,
+        clock=_now,
+        session_timeout_s=settings.session_timeout_s,
+    )).run)  # fmt: skip
     # The core reads and writes state in memory and the tables once per batch (writebehind).
     state = PipelineState(**{name: WriteBehind(table) for name, table in tables.items()})
-    wiring = Wiring(
-        registry=registry,
+    core = CoreWiring(
         schemas=schemas,
         deliveries=DeliveryWriter(schemas),
         topology=topology,
         metrics=metrics,
-        store=SchemaStore(settings.bootstrap, topology.schemas, schemas),
-        core=Core(registry, settings.pseudonym_key.get_secret_value().encode(), _now),
+        store=store,
+        core=Core(registry, key, _now),
         state=state,
         sink=IdempotentSink(
-            settings.bootstrap,
+            connection,
             [*(topology.feed(u) for u in registry.ids()), topology.audit, topology.dlq],
         ),
-        gaps=GapReader(settings.bootstrap),
-        bootstrap=settings.bootstrap,
+        gaps=GapReader(connection),
         clock=_now,
     )
-    intake = IntakeLoop(
-        wiring,
-        group_id=f"{app.conf.id}-intake",
-        accepted_topic=accepted.get_topic_name(),
-        session_timeout_s=settings.session_timeout_s,
-    )
-    app.task(intake.run)
-    app.agent(accepted, name="core")(core_agent(wiring))
+    app.agent(accepted, name="core")(core_agent(core, connection, store))
     return Built(app, metrics, topology)
 
 

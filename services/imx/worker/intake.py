@@ -13,44 +13,92 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError, RebalanceInProgressError
 
-from imx.kafkaio import make_producer
+from imx.kafka.connection import Connection
+from imx.kafka.schemastore import WriterSchemas
+from imx.kafka.topology import Topology
+from imx.metrics import Metrics
 from imx.pipeline.screen import Rejection, screen
-from imx.worker.agents import (
-    INGESTED_AT,
-    PUBLISHED_AT,
-    SOURCE_KEY,
-    SOURCE_OFFSET,
-    SOURCE_PARTITION,
-    SOURCE_TOPIC,
-    UNIT,
-    Wiring,
-    dlq_headers,
-    ms_bytes,
-)
+from imx.registry import Registry
+from imx.schema.codec import WriterLookup
+from imx.schema.loader import SchemaSet
+from imx.worker.emissions import Emission
+from imx.worker.headers import Origin, accepted_headers, dlq_headers, header_list
 
 log = structlog.get_logger(__name__)
 
 BATCH = 500
 
 
+@dataclass(frozen=True)
+class IntakeWiring:
+    """Everything the intake uses, built once by the composition root."""
+
+    connection: Connection
+    registry: Registry
+    schemas: SchemaSet
+    topology: Topology
+    metrics: Metrics
+    store: WriterSchemas
+    clock: Callable[[], datetime]
+    session_timeout_s: float
+
+
+@dataclass(frozen=True)
+class Screened:
+    """An ingress record's way on: to the accepted topic, or to the DLQ with its rejection."""
+
+    record: Emission
+    rejection: Rejection | None
+
+
+def route(
+    record: Any,
+    unit: str,
+    *,
+    now: datetime,
+    topology: Topology,
+    registry: Registry,
+    lookup: WriterLookup,
+    schemas: SchemaSet,
+) -> Screened:
+    """Where one ingress record goes, and with which headers; pure (the store is prepared).
+
+    ``unit`` is the unit whose ingress topic the record came from (empty for an unknown topic).
+    """
+    value: bytes | None = record.value
+    published_at = datetime.fromtimestamp(record.timestamp / 1000, tz=UTC)
+    origin = Origin(record.topic, record.partition, record.offset, unit)
+    result = screen(
+        value,
+        unit,
+        published_at=published_at,
+        now=now,
+        registry=registry,
+        writer_lookup=lookup,
+        schemas=schemas,
+    )
+    if isinstance(result, Rejection):
+        headers = dlq_headers(result, origin)
+        return Screened(Emission(topology.dlq, record.key, value or b"", headers), result)
+    headers = accepted_headers(origin, record.key, now, published_at)
+    event_id = result["event_id"].encode()
+    return Screened(Emission(topology.accepted, event_id, value or b"", headers), None)
+
+
 class IntakeLoop:
     """Screens every ingress record once or more, never zero times."""
 
-    def __init__(
-        self, w: Wiring, *, group_id: str, accepted_topic: str,
-        session_timeout_s: float,
-    ) -> None:  # fmt: skip
+    def __init__(self, w: IntakeWiring) -> None:
         self._w = w
-        self._group_id = group_id
-        self._accepted = accepted_topic
-        self._session_ms = int(session_timeout_s * 1000)
+        self._session_ms = int(w.session_timeout_s * 1000)
 
     async def run(self) -> None:
         """Run until cancelled; a failure (e.g. the broker gone) restarts the loop."""
@@ -64,19 +112,16 @@ class IntakeLoop:
                 await asyncio.sleep(1.0)
 
     async def _run_once(self) -> None:
-        topics = [self._w.topology.ingress(u) for u in self._w.registry.ids()]
-        consumer = AIOKafkaConsumer(
+        w = self._w
+        topics = [w.topology.ingress(u) for u in w.registry.ids()]
+        consumer = w.connection.group_consumer(
             *topics,
-            bootstrap_servers=self._w.bootstrap,
-            group_id=self._group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
+            group_id=w.topology.intake_group,
             session_timeout_ms=self._session_ms,
             heartbeat_interval_ms=max(self._session_ms // 10, 500),
             max_poll_records=BATCH,
         )
-        producer = make_producer(self._w.bootstrap)
+        producer = w.connection.producer()
         await producer.start()
         await consumer.start()
         try:
@@ -107,40 +152,24 @@ class IntakeLoop:
         now = w.clock()
         unit = w.topology.unit_of_ingress(record.topic) or ""
         w.metrics.report_received(unit, now.timestamp())
-        value: bytes | None = record.value
-        if value is not None:
-            await w.store.prepare(value)
-        published_at = datetime.fromtimestamp(record.timestamp / 1000, tz=UTC)
-        result = screen(
-            value,
+        if record.value is not None:
+            await w.store.prepare(record.value)
+        screened = route(
+            record,
             unit,
-            published_at=published_at,
             now=now,
+            topology=w.topology,
             registry=w.registry,
-            writer_lookup=w.store.lookup,
+            lookup=w.store.lookup,
             schemas=w.schemas,
         )
-        if isinstance(result, Rejection):
-            w.metrics.report_rejected(result.code)
-            headers = dlq_headers(result, record.topic, record.partition, record.offset, unit)
-            log.info("rejected", code=result.code, topic=record.topic,
+        if screened.rejection is not None:
+            w.metrics.report_rejected(screened.rejection.code)
+            log.info("rejected", code=screened.rejection.code, topic=record.topic,
                      partition=record.partition, offset=record.offset)  # fmt: skip
-            future = await producer.send(
-                w.topology.dlq, value or b"", key=record.key, headers=list(headers.items())
-            )
-        else:
-            headers = {
-                **({SOURCE_KEY: record.key} if record.key is not None else {}),
-                SOURCE_TOPIC: record.topic.encode(),
-                SOURCE_PARTITION: str(record.partition).encode(),
-                SOURCE_OFFSET: str(record.offset).encode(),
-                UNIT: unit.encode(),
-                INGESTED_AT: ms_bytes(now),
-                PUBLISHED_AT: ms_bytes(published_at),
-            }
-            future = await producer.send(
-                self._accepted, value, key=result["event_id"].encode(),
-                headers=list(headers.items()),
-            )  # fmt: skip
+        out = screened.record
+        future = await producer.send(
+            out.topic, out.value, key=out.key, headers=header_list(out.headers)
+        )
         w.metrics.stage_took("intake", time.perf_counter() - started)
         return future

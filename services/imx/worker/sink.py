@@ -23,12 +23,13 @@ from typing import Any
 import structlog
 from aiokafka import TopicPartition
 
-from imx.kafkaio import private_reader, topic_partitions
+from imx.kafka.connection import Connection
+from imx.kafka.reading import topic_partitions
+from imx.worker.emissions import Accepted
+from imx.worker.headers import caused, record_headers
 
 log = structlog.get_logger(__name__)
 
-SRC_HEADER = "imx-src"
-ID_HEADER = "imx-id"
 #: Output records are produced after their input; this covers clock differences between the
 #: machine that produced the input and the one that writes the output.
 CLOCK_MARGIN_MS = 60_000
@@ -37,8 +38,10 @@ CLOCK_MARGIN_MS = 60_000
 class IdempotentSink:
     """Which outputs a replayed input record already produced."""
 
-    def __init__(self, bootstrap: str, outputs: Iterable[str], timeout_s: float = 60.0) -> None:
-        self._bootstrap = bootstrap
+    def __init__(
+        self, connection: Connection, outputs: Iterable[str], timeout_s: float = 60.0
+    ) -> None:
+        self._connection = connection
         self._outputs = tuple(outputs)
         self._timeout_s = timeout_s
         self._next_offset: int | None = None
@@ -56,62 +59,70 @@ class IdempotentSink:
     async def recover(self, offset: int, timestamp_ms: int) -> int:
         """Collect the ids written on behalf of input records at ``offset`` or later."""
         since = max(timestamp_ms - CLOCK_MARGIN_MS, 0)
-        written: set[str] = set()
-        consumer = private_reader(self._bootstrap)
-        await asyncio.wait_for(consumer.start(), self._timeout_s)
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                partitions: list[TopicPartition] = []
-                for topic in self._outputs:
-                    partitions.extend(await topic_partitions(self._bootstrap, topic))
-                consumer.assign(partitions)
-                starts = await consumer.offsets_for_times(dict.fromkeys(partitions, since))
-                ends = await consumer.end_offsets(partitions)
-                pending = set()
-                for tp in partitions:
-                    found = starts.get(tp)
-                    if found is None or found.offset >= ends[tp]:
-                        continue
-                    consumer.seek(tp, found.offset)
-                    pending.add(tp)
-                while pending:
-                    batch = await consumer.getmany(*pending, timeout_ms=500)
-                    for records in batch.values():
-                        written.update(_caused_by(records, offset))
-                    for tp in list(pending):
-                        if await consumer.position(tp) >= ends[tp]:
-                            pending.discard(tp)
-        finally:
-            await consumer.stop()
+        return self.remember(offset, await self._written_since(since, offset))
+
+    def remember(self, offset: int, written: set[str]) -> int:
+        """From now on ``already`` answers from ``written``; the next input expected is ``offset``.
+
+        ``written``: the ids of outputs caused by input ``offset`` or later (``caused_since``).
+        """
         self._written = written
         self._next_offset = offset
         log.info("sink recovered", from_offset=offset, outputs_found=len(written))
         return len(written)
 
+    async def _written_since(self, since_ms: int, offset: int) -> set[str]:
+        found: set[str] = set()
+        consumer = self._connection.reader()
+        await asyncio.wait_for(consumer.start(), self._timeout_s)
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                partitions: list[TopicPartition] = []
+                for topic in self._outputs:
+                    partitions.extend(await topic_partitions(self._connection, topic))
+                consumer.assign(partitions)
+                starts = await consumer.offsets_for_times(dict.fromkeys(partitions, since_ms))
+                ends = await consumer.end_offsets(partitions)
+                pending = set()
+                for tp in partitions:
+                    start = starts.get(tp)
+                    if start is None or start.offset >= ends[tp]:
+                        continue
+                    consumer.seek(tp, start.offset)
+                    pending.add(tp)
+                while pending:
+                    batch = await consumer.getmany(*pending, timeout_ms=500)
+                    for records in batch.values():
+                        found.update(caused_since(records, offset))
+                    for tp in list(pending):
+                        if await consumer.position(tp) >= ends[tp]:
+                            pending.discard(tp)
+        finally:
+            await consumer.stop()
+        return found
 
-def _caused_by(records: Iterable[object], offset: int) -> Iterable[str]:
+
+def caused_since(records: Iterable[Any], offset: int) -> Iterable[str]:
+    """The ``imx-id`` of each of ``records`` that input ``offset`` or a later one caused."""
     for record in records:
-        headers = dict(getattr(record, "headers", ()) or ())
-        src, output_id = headers.get(SRC_HEADER), headers.get(ID_HEADER)
-        if src is None or output_id is None:
-            continue
-        if int(src) >= offset:
-            yield output_id.decode("utf-8")
+        found = caused(record_headers(record))
+        if found is not None and found[0] >= offset:
+            yield found[1]
 
 
 class GapReader:
     """Reads input records that the stream consumer passed over without delivering them."""
 
-    def __init__(self, bootstrap: str, timeout_s: float = 60.0) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, connection: Connection, timeout_s: float = 60.0) -> None:
+        self._connection = connection
         self._timeout_s = timeout_s
 
     async def missed(
         self, topic: str, partition: int, offset: int, processed: int | None
-    ) -> list[Any]:
+    ) -> list[Accepted]:
         """Records after ``processed`` (or from the start) and before ``offset``, in order."""
         tp = TopicPartition(topic, partition)
-        consumer = private_reader(self._bootstrap)
+        consumer = self._connection.reader()
         await asyncio.wait_for(consumer.start(), self._timeout_s)
         try:
             async with asyncio.timeout(self._timeout_s):
@@ -133,4 +144,4 @@ class GapReader:
             "input records were passed over by the stream consumer; processing them now",
             topic=topic, partition=partition, first=start, count=len(records),
         )  # fmt: skip
-        return records
+        return [Accepted.of_record(record) for record in records]

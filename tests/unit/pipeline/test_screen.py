@@ -56,12 +56,14 @@ def sized(build: Build, size: int) -> bytes:
     """A valid crossing report of exactly `size` bytes, padded with nationalities and place."""
     report = valid(build, "UnauthorisedBorderCrossing")
     report["location"]["place"] = "p" * 100  # 64..8191 characters: a 2-byte length
-    report["nationalities"] = ["AFG"] * ((size - len(encode_report(report))) // 4)
-    while (missing := size - len(encode_report(report))) < 0:
+    report["nationalities"] = ["AFG"] * (
+        (size - len(encode_report(report, default_schemas()))) // 4
+    )
+    while (missing := size - len(encode_report(report, default_schemas()))) < 0:
         report["nationalities"].pop()  # each is 4 bytes; the count's own length may grow
     report["location"]["place"] += "p" * missing
     assert len(report["location"]["place"]) <= 200
-    value = encode_report(report)
+    value = encode_report(report, default_schemas())
     assert len(value) == size
     return value
 
@@ -72,20 +74,20 @@ def test_a_valid_report_passes_as_a_domain_dict_with_reported_at_from_publish_ti
 ) -> None:
     report = valid(build, type_)
     assert report["reported_at"] is None
-    result = run(encode_report(report), "bps-presevo", registry)
+    result = run(encode_report(report, default_schemas()), "bps-presevo", registry)
     assert result == {**report, "reported_at": PUBLISHED}
 
 
 def test_a_given_reported_at_is_kept(build, registry) -> None:
     report = valid(build, "CrisisSituation", reported_at=T0 + timedelta(seconds=30))
-    result = run(encode_report(report), "bps-presevo", registry)
+    result = run(encode_report(report, default_schemas()), "bps-presevo", registry)
     assert result == report
 
 
 def test_a_late_report_passes(build, registry) -> None:
     old = T0 - timedelta(days=30)
     report = valid(build, "CrisisSituation", occurred_at=old, reported_at=old)
-    assert run(encode_report(report), "bps-presevo", registry) == report
+    assert run(encode_report(report, default_schemas()), "bps-presevo", registry) == report
 
 
 def test_exactly_256_kib_passes_and_one_byte_more_is_too_large(build, registry) -> None:
@@ -128,7 +130,7 @@ def _mangled(value: bytes, how: str) -> bytes | None:
     ],
 )
 def test_what_is_not_single_object_avro_is_undecodable(build, registry, how) -> None:
-    value = encode_report(valid(build, "UnauthorisedBorderCrossing"))
+    value = encode_report(valid(build, "UnauthorisedBorderCrossing"), default_schemas())
     result = run(_mangled(value, how), "bps-presevo", registry)
     assert code_of(result) == "UNDECODABLE"
     assert isinstance(result, Rejection)
@@ -136,7 +138,7 @@ def test_what_is_not_single_object_avro_is_undecodable(build, registry, how) -> 
 
 
 def test_an_unknown_fingerprint_is_unknown_schema(build, registry) -> None:
-    value = encode_report(valid(build, "UnauthorisedBorderCrossing"))
+    value = encode_report(valid(build, "UnauthorisedBorderCrossing"), default_schemas())
     unknown = value[:2] + bytes(b ^ 0xFF for b in value[2:10]) + value[10:]
     result = run(unknown, "bps-presevo", registry)
     assert code_of(result) == "UNKNOWN_SCHEMA"
@@ -151,7 +153,7 @@ def test_a_known_schema_that_is_not_a_report_is_unknown_schema(registry) -> None
 
 def test_a_report_published_on_another_units_topic_is_spoofed(build, registry) -> None:
     report = valid(build, "UnauthorisedBorderCrossing", reporting_unit="ps-vranje")
-    result = run(encode_report(report), "bps-presevo", registry)
+    result = run(encode_report(report, default_schemas()), "bps-presevo", registry)
     assert code_of(result) == "SPOOFED_UNIT"
     assert isinstance(result, Rejection)
     assert result.detail.startswith("reporting_unit:")
@@ -171,7 +173,10 @@ def test_a_report_published_on_another_units_topic_is_spoofed(build, registry) -
 )
 def test_spoofing_wins_over_every_later_check(build, registry, fields) -> None:
     report = valid(build, "UnauthorisedBorderCrossing", **{"reporting_unit": "ps-vranje", **fields})
-    assert code_of(run(encode_report(report), "bps-presevo", registry)) == "SPOOFED_UNIT"
+    assert (
+        code_of(run(encode_report(report, default_schemas()), "bps-presevo", registry))
+        == "SPOOFED_UNIT"
+    )
 
 
 def _place(length: int) -> dict[str, Any]:
@@ -200,7 +205,7 @@ def test_values_out_of_range_are_schema_violations_naming_the_field(
     build, registry, type_, fields, field
 ) -> None:
     report = valid(build, type_, **fields)
-    result = run(encode_report(report), "bps-presevo", registry)
+    result = run(encode_report(report, default_schemas()), "bps-presevo", registry)
     assert code_of(result) == "SCHEMA_VIOLATION"
     assert isinstance(result, Rejection)
     assert result.detail.startswith(f"{field}:")
@@ -208,9 +213,14 @@ def test_values_out_of_range_are_schema_violations_naming_the_field(
 
 def test_a_place_over_200_characters_is_a_schema_violation(build, registry) -> None:
     at_limit = valid(build, "CrisisSituation", **_place(200))
-    assert isinstance(run(encode_report(at_limit), "bps-presevo", registry), dict)
+    assert isinstance(
+        run(encode_report(at_limit, default_schemas()), "bps-presevo", registry), dict
+    )
     over = valid(build, "CrisisSituation", **_place(201))
-    assert code_of(run(encode_report(over), "bps-presevo", registry)) == "SCHEMA_VIOLATION"
+    assert (
+        code_of(run(encode_report(over, default_schemas()), "bps-presevo", registry))
+        == "SCHEMA_VIOLATION"
+    )
 
 
 @pytest.mark.parametrize(
@@ -224,12 +234,12 @@ def test_a_place_over_200_characters_is_a_schema_violation(build, registry) -> N
 )
 def test_values_at_their_limits_pass(build, registry, fields) -> None:
     report = valid(build, "CrisisSituation", **fields)
-    assert isinstance(run(encode_report(report), "bps-presevo", registry), dict)
+    assert isinstance(run(encode_report(report, default_schemas()), "bps-presevo", registry), dict)
 
 
 def test_every_violation_of_the_first_kind_is_named(build, registry) -> None:
     report = valid(build, "UnauthorisedBorderCrossing", minors=-1, lat=91.0)
-    result = run(encode_report(report), "bps-presevo", registry)
+    result = run(encode_report(report, default_schemas()), "bps-presevo", registry)
     assert isinstance(result, Rejection)
     assert result.code == "SCHEMA_VIOLATION"
     assert "minors:" in result.detail
@@ -238,7 +248,7 @@ def test_every_violation_of_the_first_kind_is_named(build, registry) -> None:
 
 def test_an_unknown_addressee_is_an_unknown_unit(build, registry) -> None:
     report = valid(build, "RequestForInformation", to_units=["ps-vranje", "nowhere"])
-    result = run(encode_report(report), "bps-presevo", registry)
+    result = run(encode_report(report, default_schemas()), "bps-presevo", registry)
     assert code_of(result) == "UNKNOWN_UNIT"
     assert isinstance(result, Rejection)
     assert result.detail.startswith("to_units[1]:")
@@ -249,7 +259,7 @@ def test_a_unit_missing_from_the_registry_on_its_own_topic_is_an_unknown_unit(
     build, registry
 ) -> None:
     report = valid(build, "UnauthorisedBorderCrossing", reporting_unit="ghost")
-    result = run(encode_report(report), "ghost", registry)
+    result = run(encode_report(report, default_schemas()), "ghost", registry)
     assert code_of(result) == "UNKNOWN_UNIT"
     assert isinstance(result, Rejection)
     assert result.detail.startswith("reporting_unit:")
@@ -257,21 +267,30 @@ def test_a_unit_missing_from_the_registry_on_its_own_topic_is_an_unknown_unit(
 
 def test_bad_values_are_reported_before_unknown_units(build, registry) -> None:
     report = valid(build, "RequestForInformation", to_units=["nowhere"], notes="n" * 4001)
-    assert code_of(run(encode_report(report), "bps-presevo", registry)) == "SCHEMA_VIOLATION"
+    assert (
+        code_of(run(encode_report(report, default_schemas()), "bps-presevo", registry))
+        == "SCHEMA_VIOLATION"
+    )
 
 
 def test_bad_values_and_unknown_units_are_reported_before_the_clock(build, registry) -> None:
     future = NOW + timedelta(hours=1)
     bad = valid(build, "UnauthorisedBorderCrossing", minors=-1, occurred_at=future)
-    assert code_of(run(encode_report(bad), "bps-presevo", registry)) == "SCHEMA_VIOLATION"
+    assert (
+        code_of(run(encode_report(bad, default_schemas()), "bps-presevo", registry))
+        == "SCHEMA_VIOLATION"
+    )
     unknown = valid(build, "RequestForInformation", to_units=["nowhere"], occurred_at=future)
-    assert code_of(run(encode_report(unknown), "bps-presevo", registry)) == "UNKNOWN_UNIT"
+    assert (
+        code_of(run(encode_report(unknown, default_schemas()), "bps-presevo", registry))
+        == "UNKNOWN_UNIT"
+    )
 
 
 def test_occurred_at_up_to_ten_minutes_after_processing_passes(build, registry) -> None:
     edge = NOW + TOLERANCE
     report = valid(build, "CrisisSituation", occurred_at=edge, reported_at=edge)
-    assert run(encode_report(report), "bps-presevo", registry) == report
+    assert run(encode_report(report, default_schemas()), "bps-presevo", registry) == report
 
 
 def test_occurred_at_a_millisecond_more_than_ten_minutes_ahead_is_clock_skew(
@@ -279,7 +298,7 @@ def test_occurred_at_a_millisecond_more_than_ten_minutes_ahead_is_clock_skew(
 ) -> None:
     ahead = NOW + TOLERANCE + MS
     report = valid(build, "CrisisSituation", occurred_at=ahead, reported_at=ahead)
-    result = run(encode_report(report), "bps-presevo", registry)
+    result = run(encode_report(report, default_schemas()), "bps-presevo", registry)
     assert code_of(result) == "CLOCK_SKEW"
     assert isinstance(result, Rejection)
     assert result.detail.startswith("occurred_at:")
@@ -291,7 +310,7 @@ def test_occurred_at_after_reported_at_by_more_than_ten_minutes_is_clock_skew(
 ) -> None:
     reported = T0 - timedelta(hours=1)
     report = valid(build, "CrisisSituation", occurred_at=reported + lead, reported_at=reported)
-    result = run(encode_report(report), "bps-presevo", registry)
+    result = run(encode_report(report, default_schemas()), "bps-presevo", registry)
     assert (code_of(result) if code else result) == (code or report)
 
 
@@ -299,7 +318,9 @@ def test_occurred_at_after_reported_at_by_more_than_ten_minutes_is_clock_skew(
 def test_a_missing_reported_at_is_checked_as_the_publish_time(build, registry, lead, code) -> None:
     published = T0 - timedelta(hours=1)
     report = valid(build, "CrisisSituation", occurred_at=published + lead)
-    result = run(encode_report(report), "bps-presevo", registry, published_at=published)
+    result = run(
+        encode_report(report, default_schemas()), "bps-presevo", registry, published_at=published
+    )
     if code is None:
         assert result == {**report, "reported_at": published}
     else:

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from prometheus_client import generate_latest
 
 from imx.metrics import LATENCY_BUCKETS, LEVELS, Metrics
-from imx.run.figures import Sample, minus, parse_sample, quantile, summarise
+from imx.run.figures import summarise
+from imx.scrape import Sample, minus, parse_sample, quantile
 
 pytestmark = pytest.mark.unit
 
@@ -51,7 +52,7 @@ def test_a_scrape_reads_every_imx_metric():
         "INTERNATIONAL": 1,
     }
     assert sample.duplicates == {"exact": 1, "incident": 2}
-    assert sample.correlations == {"vehicle": 1, "phone": 1}
+    assert sample.correlations == {"vehicle": 1, "phone": 1, "document": 0, "person": 0}
     assert {k: v for k, v in sample.rejected.items() if v} == {"CLOCK_SKEW": 1}
     assert sample.last_report == {"bps-presevo": WALL - 1, "ps-bor": WALL - 61}
     assert sample.latency["NATIONAL"][-1] == (math.inf, 1.0)

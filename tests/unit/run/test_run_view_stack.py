@@ -9,7 +9,7 @@ import stat
 import pytest
 from rich.console import Console
 
-from imx.run import stack
+from imx import processes
 from imx.run.figures import Figures, Latency
 from imx.run.view import progress_line, render, seconds
 from imx.settings import Settings
@@ -79,37 +79,37 @@ def test_latencies_read_in_milliseconds_or_seconds(value, text):
      ("127.0.0.1", None)],
 )  # fmt: skip
 def test_only_a_single_loopback_address_gets_a_local_broker(bootstrap, port):
-    assert stack._loopback_port(bootstrap) == port
+    assert processes._loopback_port(bootstrap) == port
 
 
 def test_a_key_file_is_made_once_readable_by_its_owner_only(tmp_path):
     settings = Settings(home=tmp_path / "home", pseudonym_key=None)
     said: list[str] = []
-    key = stack.pseudonym_key(settings, said.append)
+    key = processes.pseudonym_key(settings, said.append)
     path = tmp_path / "home" / "pseudonym.key"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert len(key) == 64
     int(key, 16)
-    assert stack.pseudonym_key(settings, said.append) == key  # kept, not replaced
+    assert processes.pseudonym_key(settings, said.append) == key  # kept, not replaced
     assert len(said) == 1
 
 
 def test_the_key_setting_wins_over_the_file(tmp_path):
     settings = Settings(home=tmp_path / "home", pseudonym_key="from-the-environment")
-    assert stack.pseudonym_key(settings, print) == "from-the-environment"
+    assert processes.pseudonym_key(settings, print) == "from-the-environment"
     assert not (tmp_path / "home" / "pseudonym.key").exists()
 
 
 def test_an_empty_key_file_is_an_error_not_a_weak_key(tmp_path):
     (tmp_path / "pseudonym.key").write_text("\n")
-    with pytest.raises(stack.RunError, match="empty"):
-        stack.pseudonym_key(Settings(home=tmp_path, pseudonym_key=None), print)
+    with pytest.raises(processes.RunError, match="empty"):
+        processes.pseudonym_key(Settings(home=tmp_path, pseudonym_key=None), print)
 
 
 def test_teardown_stops_in_reverse_order_goes_on_after_a_failure_and_shields_ctrl_c():
     done: list[str] = []
     handlers: list[object] = []
-    teardown = stack.Teardown()
+    teardown = processes.Teardown()
 
     def fail() -> None:
         handlers.append(signal.getsignal(signal.SIGINT))

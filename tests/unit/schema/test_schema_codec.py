@@ -28,7 +28,7 @@ from imx.schema.codec import (
     encode_report,
     read_fingerprint,
 )
-from imx.schema.loader import REPORT_TYPES, SchemaSet, canonical_form
+from imx.schema.loader import REPORT_TYPES, SchemaSet, canonical_form, default_schemas
 
 from .samples import ENRICHMENT, correlation_delivery
 from .strategies import any_report, reports, timestamps
@@ -103,7 +103,7 @@ def test_fingerprint_agrees_with_the_avro_package_where_it_is_correct(
 
 
 def test_golden_decodes_back(golden: dict[str, Any], cache: SchemaCache) -> None:
-    assert decode_report(bytes.fromhex(GOLDEN_HEX), cache.get) == golden
+    assert decode_report(bytes.fromhex(GOLDEN_HEX), cache.get, default_schemas()) == golden
 
 
 @pytest.mark.parametrize("type_name", REPORT_TYPES)
@@ -153,7 +153,7 @@ def test_report_deliveries_round_trip_with_the_report_type(
     }
     encoded = encode_delivery(delivery, schemas)
     assert encode_delivery(delivery, schemas, checked=False) == encoded  # the worker's fast path
-    decoded = decode_delivery(encoded, SchemaCache.of(schemas).get)
+    decoded = decode_delivery(encoded, SchemaCache.of(schemas).get, default_schemas())
     assert decoded == delivery
 
 
@@ -161,7 +161,10 @@ def test_correlation_delivery_and_disclosure_round_trip(schemas: SchemaSet) -> N
     now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
     delivery = correlation_delivery(now)
     cache = SchemaCache.of(schemas)
-    assert decode_delivery(encode_delivery(delivery, schemas), cache.get) == delivery
+    assert (
+        decode_delivery(encode_delivery(delivery, schemas), cache.get, default_schemas())
+        == delivery
+    )
     disclosure = {
         "audit_id": "a1",
         "event_id": None,
@@ -188,27 +191,29 @@ def test_correlation_delivery_and_disclosure_round_trip(schemas: SchemaSet) -> N
 )
 def test_framing_errors_are_undecodable(data: bytes, reason: str, cache: SchemaCache) -> None:
     with pytest.raises(UndecodableError, match=reason) as caught:
-        decode_report(data, cache.get)
+        decode_report(data, cache.get, default_schemas())
     assert caught.value.code == "UNDECODABLE"
 
 
 def test_truncated_body_is_undecodable(golden: dict[str, Any], cache: SchemaCache) -> None:
-    data = encode_report(golden)
+    data = encode_report(golden, default_schemas())
     with pytest.raises(UndecodableError, match="body does not decode"):
-        decode_report(data[:-5], cache.get)
+        decode_report(data[:-5], cache.get, default_schemas())
     with pytest.raises(UndecodableError, match="body does not decode"):
-        decode_report(data[:HEADER_SIZE], cache.get)
+        decode_report(data[:HEADER_SIZE], cache.get, default_schemas())
 
 
 def test_trailing_bytes_are_undecodable(golden: dict[str, Any], cache: SchemaCache) -> None:
     with pytest.raises(UndecodableError, match="1 bytes left over"):
-        decode_report(encode_report(golden) + b"\x00", cache.get)
+        decode_report(
+            encode_report(golden, default_schemas()) + b"\x00", cache.get, default_schemas()
+        )
 
 
 def test_unknown_fingerprint_is_unknown_schema(golden: dict[str, Any]) -> None:
-    data = encode_report(golden)
+    data = encode_report(golden, default_schemas())
     with pytest.raises(UnknownSchemaError) as caught:
-        decode_report(data, SchemaCache().get)
+        decode_report(data, SchemaCache().get, default_schemas())
     assert caught.value.code == "UNKNOWN_SCHEMA"
     assert caught.value.fingerprint == data[2:10].hex()
 
@@ -219,7 +224,7 @@ def test_a_known_schema_that_is_not_a_report_is_unknown_schema(
     location = schemas.get("Location")
     data = encode(location, {"lat": 1.0, "lon": 2.0, "place": None})
     with pytest.raises(UnknownSchemaError, match=r"rs\.mup\.imx\.Location is not a report type"):
-        decode_report(data, cache.get)
+        decode_report(data, cache.get, default_schemas())
 
 
 @given(body=st.binary(max_size=200), type_name=st.sampled_from(REPORT_TYPES))
@@ -237,7 +242,7 @@ def test_arbitrary_bodies_never_raise_anything_but_codec_errors(
 @given(data=st.binary(max_size=40))
 def test_arbitrary_bytes_never_raise_anything_but_codec_errors(data: bytes) -> None:
     with pytest.raises((UndecodableError, UnknownSchemaError)):
-        decode_report(data, SchemaCache().get)
+        decode_report(data, SchemaCache().get, default_schemas())
 
 
 def test_encoding_a_datum_that_does_not_fit_fails_loudly(

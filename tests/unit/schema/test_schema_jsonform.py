@@ -16,7 +16,7 @@ from imx.schema.jsonform import (
     from_json,
     to_json,
 )
-from imx.schema.loader import REPORT_TYPES, SchemaSet
+from imx.schema.loader import REPORT_TYPES, SchemaSet, default_schemas
 from imx.schema.timeformat import format_timestamp, is_date, parse_timestamp
 
 from .samples import DOCUMENT, ENRICHMENT, PERSON, report_json
@@ -27,13 +27,13 @@ pytestmark = pytest.mark.unit
 
 def error_of(obj: Any) -> JsonFormError:
     with pytest.raises(JsonFormError) as caught:
-        from_json(obj)
+        from_json(obj, default_schemas())
     return caught.value
 
 
 @pytest.mark.parametrize("type_name", REPORT_TYPES)
 def test_minimal_reports_get_every_default(type_name: str, schemas: SchemaSet) -> None:
-    report = from_json(report_json(type_name))
+    report = from_json(report_json(type_name), default_schemas())
     assert report["type"] == type_name
     expected = ["type", *(f["name"] for f in schemas.report(type_name).parsed["fields"])]
     assert list(report) == expected
@@ -48,7 +48,7 @@ def test_minimal_reports_get_every_default(type_name: str, schemas: SchemaSet) -
 
 
 def test_nested_records_get_their_defaults_too() -> None:
-    report = from_json(report_json())
+    report = from_json(report_json(), default_schemas())
     assert report["suspects"] == [
         {
             **PERSON,
@@ -74,14 +74,17 @@ def test_null_members_take_the_default_like_absent_ones() -> None:
         "vehicle": None,
         "notes": None,
     }
-    report = from_json(report_json(**members))
-    assert report == from_json(report_json())
+    report = from_json(report_json(**members), default_schemas())
+    assert report == from_json(report_json(), default_schemas())
     assert (report["impact"], report["information_assessment"]) == ("LOW", "4")
     assert report["related_event_ids"] == []
 
 
 def test_default_lists_are_not_shared_between_reports() -> None:
-    first, second = from_json(report_json()), from_json(report_json())
+    first, second = (
+        from_json(report_json(), default_schemas()),
+        from_json(report_json(), default_schemas()),
+    )
     first["related_event_ids"].append("x")
     assert second["related_event_ids"] == []
 
@@ -168,11 +171,16 @@ def test_wrong_json_types_and_enum_values(members: dict[str, Any], field: str, r
 def test_booleans_must_be_json_booleans() -> None:
     error = error_of(report_json("CrisisSituation", urgent="yes"))
     assert (error.field, error.reason) == ("urgent", "expected true or false, got string")
-    assert from_json(report_json("CrisisSituation", urgent=False))["urgent"] is False
+    assert (
+        from_json(report_json("CrisisSituation", urgent=False), default_schemas())["urgent"]
+        is False
+    )
 
 
 def test_integers_are_accepted_for_coordinates_as_floats() -> None:
-    report = from_json(report_json(location={"lat": 42, "lon": -21, "place": "x"}))
+    report = from_json(
+        report_json(location={"lat": 42, "lon": -21, "place": "x"}), default_schemas()
+    )
     assert report["location"] == {"lat": 42.0, "lon": -21.0, "place": "x"}
     assert isinstance(report["location"]["lat"], float)
 
@@ -194,7 +202,7 @@ def test_rfc3339_timestamps_become_utc_milliseconds(text: str, expected: datetim
     parsed = parse_timestamp(text)
     assert parsed == expected
     assert parsed.tzinfo is UTC
-    assert from_json(report_json(occurred_at=text))["occurred_at"] == expected
+    assert from_json(report_json(occurred_at=text), default_schemas())["occurred_at"] == expected
 
 
 @pytest.mark.parametrize(
@@ -242,7 +250,7 @@ def test_birth_dates_are_calendar_dates(text: str, valid: bool) -> None:
     assert is_date(text) is valid
     obj = report_json(suspects=[{**PERSON, "birth_date": text}])
     if valid:
-        assert from_json(obj)["suspects"][0]["birth_date"] == text
+        assert from_json(obj, default_schemas())["suspects"][0]["birth_date"] == text
     else:
         error = error_of(obj)
         assert error.field == "suspects[0].birth_date"
@@ -250,8 +258,8 @@ def test_birth_dates_are_calendar_dates(text: str, valid: bool) -> None:
 
 
 def test_to_json_writes_every_member_with_utc_millisecond_timestamps() -> None:
-    report = from_json(report_json(reported_at="2024-05-01T08:00:00.5+01:00"))
-    rendered = to_json(report)
+    report = from_json(report_json(reported_at="2024-05-01T08:00:00.5+01:00"), default_schemas())
+    rendered = to_json(report, default_schemas())
     assert next(iter(rendered)) == "type"
     assert rendered["occurred_at"] == "2024-05-01T08:00:00.000Z"
     assert rendered["reported_at"] == "2024-05-01T07:00:00.500Z"
@@ -271,8 +279,8 @@ def test_format_timestamp_converts_other_zones_and_refuses_naive() -> None:
 
 @given(report=any_report())
 def test_json_form_round_trips_through_text(report: dict[str, Any]) -> None:
-    text = json.dumps(to_json(report))
-    assert from_json(json.loads(text)) == report
+    text = json.dumps(to_json(report, default_schemas()))
+    assert from_json(json.loads(text), default_schemas()) == report
 
 
 def _delivery(report: dict[str, Any] | None) -> dict[str, Any]:
@@ -297,8 +305,8 @@ def _delivery(report: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def test_delivery_json_has_the_section_6_shape() -> None:
-    report = from_json(report_json("VehicleSighting"))
-    rendered = delivery_to_json(_delivery(report))
+    report = from_json(report_json("VehicleSighting"), default_schemas())
+    rendered = delivery_to_json(_delivery(report), default_schemas())
     assert list(rendered) == [
         "delivery_id",
         "recipient",
@@ -311,7 +319,7 @@ def test_delivery_json_has_the_section_6_shape() -> None:
         "enrichment",
         "timing",
     ]
-    assert rendered["report"] == to_json(report)
+    assert rendered["report"] == to_json(report, default_schemas())
     assert next(iter(rendered["report"])) == "type"
     assert rendered["timing"] == {
         "occurred_at": "2024-05-01T08:00:00.000Z",
@@ -336,7 +344,7 @@ def test_correlation_delivery_json_has_null_report() -> None:
             "units": ["bps-presevo"],
         },
     }
-    rendered = delivery_to_json(delivery)
+    rendered = delivery_to_json(delivery, default_schemas())
     assert rendered["report"] is None
     assert rendered["correlation"]["entity_kind"] == "phone"
     assert rendered["timing"]["occurred_at"] is None
@@ -354,7 +362,8 @@ def test_disclosure_json() -> None:
             "at": datetime(2024, 5, 1, 8, 0, tzinfo=UTC),
             "contains_personal_data": True,
             "pseudonymised": True,
-        }
+        },
+        default_schemas(),
     )
     assert rendered["at"] == "2024-05-01T08:00:00.000Z"
     assert rendered["correlation_id"] is None

@@ -17,11 +17,8 @@ from imx.schema.loader import (
     SchemaSet,
     canonical_form,
     default_schemas,
-    delivery_schema,
-    disclosure_schema,
     fingerprint,
     load_schemas,
-    report_schema,
 )
 
 pytestmark = pytest.mark.unit
@@ -70,9 +67,10 @@ def test_fingerprint_matches_the_avro_reference_vector() -> None:
 
 def test_every_file_loads_and_the_getters_answer(schemas: SchemaSet) -> None:
     for type_name in REPORT_TYPES:
-        assert report_schema(type_name) is schemas.report(type_name)
-    assert delivery_schema().name == "rs.mup.imx.Delivery"
-    assert disclosure_schema().name == "rs.mup.imx.Disclosure"
+        assert schemas.report(type_name) is schemas.get(f"rs.mup.imx.{type_name}")
+    assert schemas.delivery().name == "rs.mup.imx.Delivery"
+    assert schemas.disclosure().name == "rs.mup.imx.Disclosure"
+    assert [s.short_name for s in schemas.written()] == [*REPORT_TYPES, "Delivery", "Disclosure"]
     assert schemas.get("Person") is schemas.get("rs.mup.imx.Person")
     assert default_schemas() is schemas
 

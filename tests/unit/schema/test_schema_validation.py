@@ -10,7 +10,7 @@ from hypothesis import given
 
 from imx.registry import Registry
 from imx.schema.jsonform import from_json
-from imx.schema.loader import REPORT_TYPES
+from imx.schema.loader import REPORT_TYPES, default_schemas
 from imx.schema.validation import (
     CLOCK_SKEW,
     SCHEMA_VIOLATION,
@@ -30,7 +30,7 @@ VEHICLE = {"plate": "VR123AB"}
 
 
 def report(type_name: str = "MigrantSmuggling", **members: Any) -> dict[str, Any]:
-    return from_json(report_json(type_name, **members))
+    return from_json(report_json(type_name, **members), default_schemas())
 
 
 def problems(registry: Registry, type_name: str = "MigrantSmuggling", **members: Any) -> list[Any]:

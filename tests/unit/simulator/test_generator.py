@@ -41,8 +41,13 @@ def test_every_report_is_valid_complete_and_encodable(seed, generate, registry):
         assert check_clock(report, NOW) is None, report
         assert report["occurred_at"] <= report["reported_at"] <= NOW
         # Every field present with its default: the JSON form reads back to the same dict.
-        assert from_json(to_json(report)) == report
-        assert decode_report(encode_report(report), lookup.__getitem__) == report
+        assert from_json(to_json(report, default_schemas()), default_schemas()) == report
+        assert (
+            decode_report(
+                encode_report(report, default_schemas()), lookup.__getitem__, default_schemas()
+            )
+            == report
+        )
         assert registry.get(report["reporting_unit"]).level == "LOCAL"
 
 

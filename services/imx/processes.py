@@ -1,4 +1,6 @@
-"""What ``imx run`` starts and must stop again: the broker, the pseudonymisation key, the worker.
+"""Processes that ``imx run``, ``imx bench`` and the tests start and must stop again.
+
+The broker, the pseudonymisation key, the worker.
 
 Everything started here is stopped by ``Teardown`` in reverse order, also after a failure or
 Ctrl-C, and with Ctrl-C ignored while stopping: an interrupted shutdown would leave a JVM or a
@@ -22,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from imx import localkafka
+from imx.kafka import localbroker, reading
+from imx.kafka.connection import Connection
 from imx.settings import Settings
 
 Progress = Callable[[str], None]
@@ -68,28 +71,29 @@ def _loopback_port(bootstrap: str) -> int | None:
     return int(port)
 
 
-def broker(settings: Settings, teardown: Teardown, progress: Progress) -> str:
-    """A serving broker's bootstrap address, starting the local one when needed.
+def broker(settings: Settings, teardown: Teardown, progress: Progress) -> Connection:
+    """A connection to a serving broker, starting the local one when needed.
 
     ``IMX_BOOTSTRAP`` decides: a single loopback address where nothing serves gets the local
     broker of ``$IMX_HOME/kafka`` started on its port (and stopped at the end); a broker that
     already serves there, or any other address, is used as it is and left running.
     """
-    bootstrap = settings.bootstrap
+    connection = Connection.from_settings(settings)
+    bootstrap = connection.bootstrap
     port = _loopback_port(bootstrap)
-    if localkafka.serves(bootstrap, timeout_s=5.0):
+    if reading.serves(connection, timeout_s=5.0):
         progress(f"using the Kafka broker at {bootstrap}")
-        return bootstrap
+        return connection
     if port is None:
         msg = f"no Kafka broker answers at {bootstrap} (IMX_BOOTSTRAP)"
         raise RunError(msg)
     home = settings.kafka_home.resolve()
-    if not localkafka.status(home).running:
+    if not localbroker.status(home).running:
         # Registered before starting: an interrupted start must not leave a JVM behind.
-        teardown.add(f"Kafka ({home})", lambda: localkafka.stop(home))
+        teardown.add(f"Kafka ({home})", lambda: localbroker.stop(home))
     try:
-        return localkafka.up(home, port, settings.jar_cache, progress)
-    except localkafka.LocalKafkaError as exc:
+        return connection.with_bootstrap(localbroker.up(home, port, settings.jar_cache, progress))
+    except localbroker.LocalKafkaError as exc:
         raise RunError(str(exc)) from exc
 
 
@@ -121,7 +125,7 @@ def web_port(preferred: int) -> int:
         try:
             probe.bind(("127.0.0.1", preferred))
         except OSError:
-            return localkafka.free_port()
+            return localbroker.free_port()
     return preferred
 
 

@@ -9,7 +9,6 @@ logs, the pid and the bootstrap address, so ``status`` and ``down`` need nothing
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import os
@@ -24,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
-
+from imx.kafka import reading
+from imx.kafka.connection import Connection
 from imx.settings import REPO_ROOT
 
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
@@ -312,27 +311,9 @@ def _cluster_id() -> str:
             return cluster_id
 
 
-async def _serves(bootstrap: str, timeout_s: float) -> bool:
-    """True when the broker answers a metadata request (describe cluster) in time."""
-    host, _, port = bootstrap.split(",", maxsplit=1)[0].rpartition(":")
-    if not _port_open(host or "127.0.0.1", int(port)):
-        return False  # spares aiokafka's connection-error log lines while the JVM starts
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
-    )
-    try:
-        await asyncio.wait_for(admin.start(), timeout_s)
-        cluster = await asyncio.wait_for(admin.describe_cluster(), timeout_s)
-    except Exception:  # noqa: BLE001 - any failure simply means "not serving yet"
-        return False
-    finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(admin.close(), timeout_s)
-    return bool(cluster.get("brokers"))
-
-
 def serves(bootstrap: str, timeout_s: float = 5.0) -> bool:
-    return asyncio.run(_serves(bootstrap, timeout_s))
+    """True when the (plaintext) local broker at ``bootstrap`` answers a metadata request."""
+    return reading.serves(Connection(bootstrap), timeout_s)
 
 
 def status(root: Path) -> Status:

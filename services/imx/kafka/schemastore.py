@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import Protocol
 
 import structlog
 from aiokafka import AIOKafkaProducer
 
-from imx.kafkaio import read_to_end
+from imx.kafka.connection import Connection
+from imx.kafka.reading import read_to_end
 from imx.schema.cache import SchemaCache
 from imx.schema.codec import UndecodableError, read_fingerprint
 from imx.schema.loader import AvroSchema, SchemaLoadError, SchemaSet
@@ -25,11 +27,19 @@ log = structlog.get_logger(__name__)
 REFRESH_INTERVAL_S = 2.0
 
 
+class WriterSchemas(Protocol):
+    """What a reader needs of a ``SchemaStore``; tests give the stages a fake."""
+
+    def lookup(self, fingerprint_hex: str) -> AvroSchema: ...
+
+    async def prepare(self, value: bytes) -> None: ...
+
+
 class SchemaStore:
     """Fingerprint (hex) → writer schema: the local schemas plus everything on the topic."""
 
-    def __init__(self, bootstrap: str, topic: str, local: SchemaSet) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, connection: Connection, topic: str, local: SchemaSet) -> None:
+        self._connection = connection
         self._topic = topic
         self._cache = SchemaCache.of(local)
         self._on_topic: set[str] = set()
@@ -48,7 +58,7 @@ class SchemaStore:
         if not force and now - self._last_refresh < REFRESH_INTERVAL_S:
             return False
         self._last_refresh = now
-        for record in await read_to_end(self._bootstrap, self._topic):
+        for record in await read_to_end(self._connection, self._topic):
             key = (record.key or b"").decode("ascii", errors="replace")
             try:
                 schema = AvroSchema.from_json((record.value or b"").decode("utf-8"))

@@ -1,7 +1,8 @@
-"""Every topic of the exchange, declared once (CONTRACT.md section 2).
+"""Every topic, consumer group and table name of the exchange, declared once.
 
-``imx topics ensure``, the worker, the CLI and the tests all read this module, so a topic's name,
-partitions, retention and clean-up policy are written down in exactly one place.
+``imx topics ensure``, the worker, the CLI, the benchmark and the tests all read this module, so a
+topic's name, partitions, retention and clean-up policy are written down in exactly one place,
+and so are the stream-processing app's own names (its accepted topic, groups and tables).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ AUDIT_RETENTION_MS = 3 * 365 * DAY_MS
 #: slightly larger record so that the pipeline, not the producer, rejects it with a DLQ reason.
 MAX_MESSAGE_BYTES = 1024 * 1024
 
+#: The core's state tables (see ``imx.pipeline.state``); each has a changelog topic.
+TABLES = ("events", "candidates", "entities", "journal", "meta")
+
 
 @dataclass(frozen=True)
 class TopicSpec:
@@ -40,12 +44,13 @@ class TopicSpec:
 
 @dataclass(frozen=True)
 class Topology:
-    """The topic names of one deployment (the prefix isolates test runs on a shared broker)."""
+    """The names of one deployment (the prefix isolates test runs on a shared broker)."""
 
     prefix: str
     partitions: int
     replication: int
     unit_ids: tuple[str, ...]
+    app_id: str = "imx"
 
     @classmethod
     def from_settings(cls, settings: Settings, unit_ids: Iterable[str]) -> Topology:
@@ -54,6 +59,7 @@ class Topology:
             partitions=settings.partitions,
             replication=settings.replication,
             unit_ids=tuple(sorted(unit_ids)),
+            app_id=settings.app_id,
         )
 
     def ingress(self, unit_id: str) -> str:
@@ -73,6 +79,29 @@ class Topology:
     @property
     def schemas(self) -> str:
         return f"{self.prefix}imx.schemas"
+
+    @property
+    def app(self) -> str:
+        """The stream-processing app's id: the prefix of its internal topics and groups."""
+        return f"{self.prefix}{self.app_id}"
+
+    @property
+    def accepted(self) -> str:
+        """Internal: screened reports, bytes untouched, from intake to core (1 partition)."""
+        return f"{self.app}-accepted"
+
+    @property
+    def intake_group(self) -> str:
+        return f"{self.app}-intake"
+
+    def changelog(self, table: str) -> str:
+        """faust's name for a table's changelog topic."""
+        return f"{self.app}-{table}-changelog"
+
+    @property
+    def bench_scratch(self) -> str:
+        """Where the benchmark's raw passthrough writes."""
+        return f"{self.prefix}bench.scratch"
 
     def unit_of_ingress(self, topic: str) -> str | None:
         """The unit whose ingress topic this is, or None: the topic is the proof of origin."""

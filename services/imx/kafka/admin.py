@@ -11,7 +11,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-from imx.topology import TopicSpec
+from imx.kafka.connection import Connection
+from imx.kafka.topology import TopicSpec
 
 #: CreateTopics takes a batch; keep each request well inside the default request size.
 BATCH = 50
@@ -29,12 +30,10 @@ class EnsureResult:
 
 
 async def ensure_topics(
-    bootstrap: str, specs: Sequence[TopicSpec], timeout_s: float = 30.0
+    connection: Connection, specs: Sequence[TopicSpec], timeout_s: float = 30.0
 ) -> EnsureResult:
     """Create missing topics; check existing ones against their spec. Idempotent."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
-    )
+    admin = connection.admin(request_timeout_ms=int(timeout_s * 1000))
     await asyncio.wait_for(admin.start(), timeout_s)
     try:
         result = EnsureResult()
