@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := kcat prometheus
+DEBIAN_PACKAGES := kcat prometheus maven openjdk-17-jdk-headless
 
 .PHONY: help setup run bench test test-unit test-integration test-e2e lint fmt schemas-check kafka-up kafka-down clean
 
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $(STAMP)
 
-setup: $(STAMP) ## create .venv, install imx and its test tools, and the Debian tools (kcat, prometheus)
+setup: $(STAMP) ## create .venv, install imx and its test tools, and the Debian tools (kcat, prometheus, Maven, JDK)
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
@@ -43,13 +43,14 @@ test-integration: setup ## integration and e2e tests (real broker)
 	$(BIN)/pytest -m "integration or e2e"
 
 lint: setup ## ruff check, ruff format --check and mypy --strict; changes nothing
-	$(BIN)/ruff check --no-fix services tests
-	$(BIN)/ruff format --check services tests
+	$(BIN)/ruff check --no-fix services tests examples
+	$(BIN)/ruff format --check services tests examples
 	$(BIN)/mypy
+	$(BIN)/mypy examples/python-consumer/consume.py
 
 fmt: setup ## format and auto-fix the code
-	$(BIN)/ruff format services tests
-	$(BIN)/ruff check --fix services tests
+	$(BIN)/ruff format services tests examples
+	$(BIN)/ruff check --fix services tests examples
 
 schemas-check: setup ## FULL_TRANSITIVE compatibility of schemas/ against every released version
 	$(BIN)/imx schemas check
