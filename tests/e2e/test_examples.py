@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
+from imx.kafka.topology import Topology
 from imx.schema.loader import default_schemas
-from imx.topology import Topology
 from tests.support.proc import run_imx
 from tests.support.reports import crossing, lines, smuggling
 from tests.support.workers import running_worker
