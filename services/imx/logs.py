@@ -8,11 +8,15 @@ import sys
 import structlog
 
 
-def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
+def configure_logging(
+    level: str = "INFO", *, json: bool | None = None, client_errors: bool = True
+) -> None:
     """Route structlog and the standard library (faust, aiokafka) through one renderer on stderr.
 
     ``json=None`` decides by whether stderr is a terminal, so a person at a terminal reads plain
-    lines and anything collecting logs gets one JSON object per line.
+    lines and anything collecting logs gets one JSON object per line. ``client_errors=False``
+    silences the Kafka client's own error lines: a command that turns every failure into one
+    line of its own ("imx: publishing to … failed: …") would otherwise print it twice.
     """
     if json is None:
         json = not sys.stderr.isatty()
@@ -45,4 +49,5 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # aiokafka reports every coordinator re-discovery at INFO/ERROR; it is noise at our level.
-    logging.getLogger("aiokafka").setLevel(max(root.level, logging.WARNING))
+    quietest = logging.WARNING if client_errors else logging.CRITICAL
+    logging.getLogger("aiokafka").setLevel(max(root.level, quietest))

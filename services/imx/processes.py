@@ -27,6 +27,7 @@ from pathlib import Path
 from imx.kafka import localbroker, reading
 from imx.kafka.connection import Connection
 from imx.settings import Settings
+from imx.signals import ignoring_stop_signals
 
 Progress = Callable[[str], None]
 
@@ -50,17 +51,21 @@ class Teardown:
         self.steps.append((what, step))
 
     def run(self, progress: Progress) -> None:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
+        """Every step, whatever happens to the output or a step: a stop must complete."""
+        with ignoring_stop_signals():
             while self.steps:
                 what, step = self.steps.pop()
-                progress(f"stopping {what}")
+                _say(progress, f"stopping {what}")
                 try:
                     step()
                 except Exception as exc:  # noqa: BLE001 - report it, go on stopping the rest
-                    progress(f"stopping {what} failed: {exc!r}")
-        finally:
-            signal.signal(signal.SIGINT, previous)
+                    _say(progress, f"stopping {what} failed: {exc!r}")
+
+
+def _say(progress: Progress, message: str) -> None:
+    """Progress while stopping; output that fails (a closed pipe, a lost terminal) is dropped."""
+    with contextlib.suppress(Exception):
+        progress(message)
 
 
 def _loopback_port(bootstrap: str) -> int | None:
@@ -122,6 +127,9 @@ def pseudonym_key(settings: Settings, progress: Progress) -> str:
 def web_port(preferred: int) -> int:
     """``preferred`` (IMX_WEB_PORT) when it is free on loopback, else any free port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the worker's web server binds: a port in TIME_WAIT after a quick restart is free
+        # to it, and must be to the probe too, or the worker moves off the port Prometheus scrapes.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", preferred))
         except OSError:

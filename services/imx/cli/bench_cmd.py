@@ -18,6 +18,7 @@ from rich.console import Console
 from imx.cli.common import EXIT_OK, job_failures, progress
 from imx.cli.simulate_cmd import positive
 from imx.settings import Settings
+from imx.signals import interrupt_on_signals
 
 DEFAULT_REPORTS = 5000
 DEFAULT_RATE = 500.0
@@ -78,7 +79,7 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
     if args.logic_only:
         return _logic(args, settings, seed)
     plan = Plan(reports=args.reports, rate=args.rate, duration_s=args.duration, seed=seed)
-    with job_failures("imx bench"):
+    with job_failures("imx bench"), interrupt_on_signals():
         result = run(settings, plan, progress)
     Console(width=100).print(result.table())
     print(result.json_line(), flush=True)

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+from aiokafka.errors import KafkaConnectionError
+
+from imx.kafka import localbroker, reading
+from imx.kafka.connection import Connection
+from imx.settings import Settings
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -19,9 +29,105 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
+class SafeStream:
+    """A text stream whose writes never raise: output lost must not stop a job's shutdown.
+
+    When the reader goes away (``| tee`` ended by the same Ctrl-C, a closed pipe, a terminal that
+    is gone) writing fails with EPIPE or EIO. The first failure points the file descriptor at
+    /dev/null, so nothing later (rich, a final flush at exit) fails on it again, and the job goes
+    on stopping what it started.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.broken = False
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                self._stream.write(text)
+            except (OSError, ValueError):
+                self._break()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self._break()
+
+    def _break(self) -> None:
+        self.broken = True
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+
+    def isatty(self) -> bool:
+        try:
+            return not self.broken and self._stream.isatty()
+        except (OSError, ValueError):
+            return False
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._stream, "encoding", "utf-8") or "utf-8"
+
+
 def progress(message: str) -> None:
-    """Progress goes to stderr so stdout stays machine-readable."""
-    print(message, file=sys.stderr, flush=True)
+    """Progress goes to stderr so stdout stays machine-readable; it never raises."""
+    print(message, file=SafeStream(sys.stderr), flush=True)
+
+
+def connect(settings: Settings) -> Connection:
+    """The connection of ``settings``, checked against the local broker when it is the default.
+
+    With ``IMX_BOOTSTRAP`` unset, a command means the broker that ``imx kafka up`` runs from
+    ``$IMX_HOME/kafka``; when that one is stopped, whatever else answers on its port (another
+    checkout's broker, a container) is not it, and writing there would be a silent mistake.
+    """
+    connection = Connection.from_settings(settings)
+    if "bootstrap" not in settings.model_fields_set:
+        check_local_broker(settings.kafka_home.resolve(), connection)
+    return connection
+
+
+def check_local_broker(root: Path, connection: Connection) -> None:
+    """CliError unless what answers at ``connection`` is the local broker of ``root``.
+
+    Nothing to check where no local broker was ever made (no formatted storage).
+    """
+    home = localbroker.BrokerHome(root)
+    local_id = home.cluster_id()
+    if local_id is None:
+        return
+    if not localbroker.status(home.root).running:
+        msg = (
+            f"the local broker of {home.root} is stopped: start it with 'imx kafka up', "
+            "or set IMX_BOOTSTRAP to use another broker"
+        )
+        raise CliError(msg)
+    answering = asyncio.run(reading.cluster_id(connection, connection.request_timeout_s))
+    if answering is not None and answering != local_id:
+        msg = (
+            f"the Kafka cluster at {connection.bootstrap} ({answering}) is not the local broker "
+            f"of {home.root} ({local_id}): set IMX_BOOTSTRAP to use it on purpose"
+        )
+        raise CliError(msg)
+
+
+def kafka_failure(doing: str, connection: Connection, exc: Exception) -> CliError:
+    """One line for a Kafka client's failure; an unreachable broker is said in words."""
+    if isinstance(exc, KafkaConnectionError):
+        return CliError(
+            f"{doing}: no Kafka broker answers at {connection.bootstrap} (IMX_BOOTSTRAP); "
+            "start the local one with 'imx kafka up'"
+        )
+    return CliError(f"{doing} at {connection.bootstrap} failed: {exc!r}")
 
 
 @contextlib.contextmanager

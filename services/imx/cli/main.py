@@ -20,7 +20,7 @@ from imx.cli import (
     topics_cmd,
     worker_cmd,
 )
-from imx.cli.common import EXIT_FAILURE, EXIT_USAGE, CliError
+from imx.cli.common import EXIT_FAILURE, EXIT_USAGE, CliError, SafeStream
 from imx.logs import configure_logging
 from imx.settings import Settings
 
@@ -47,17 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging(args.log_level)
+    # The worker is a service and logs what its clients say; commands report failures themselves.
+    configure_logging(args.log_level, client_errors=args.command == "worker")
     try:
         settings = Settings()
         code: int = args.handler(args, settings)
     except CliError as exc:
-        print(f"imx: {exc}", file=sys.stderr)
+        print(f"imx: {exc}", file=SafeStream(sys.stderr))
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_FAILURE
     except ValueError as exc:  # pydantic settings errors are ValueErrors: bad IMX_* values
-        print(f"imx: invalid settings: {exc}", file=sys.stderr)
+        print(f"imx: invalid settings: {exc}", file=SafeStream(sys.stderr))
         return EXIT_USAGE
     return code
 

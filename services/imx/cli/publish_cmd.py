@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from imx.cli.common import EXIT_OK, EXIT_USAGE, CliError
+from imx.cli.common import EXIT_OK, EXIT_USAGE, CliError, connect, kafka_failure, progress
 from imx.kafka.connection import Connection
 from imx.kafka.publisher import ReportPublisher
 from imx.kafka.topology import Topology
@@ -55,6 +55,10 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
         msg = f"unknown unit {args.unit!r}: not in the registry"
         raise CliError(msg, EXIT_USAGE)
     lines = _read_lines(args.file)
+    if not lines:
+        source = "standard input" if args.file == "-" else args.file
+        progress(f"{source} has no report lines: nothing to publish")
+        return EXIT_OK
     schemas = load_schemas(settings.schemas_dir)
     now = datetime.now(UTC)
     if args.no_check:
@@ -62,12 +66,13 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
     else:
         outgoing, errors = _checked(lines, args.unit, registry, now, schemas)
         if errors:
-            for error in errors:
+            for _number, error in errors:
                 print(error, file=sys.stderr)
-            msg = f"{len(errors)} invalid line(s); nothing was published"
+            bad = len({number for number, _ in errors})
+            msg = f"{bad} invalid line{'s' if bad != 1 else ''}; nothing was published"
             raise CliError(msg, EXIT_USAGE)
     topology = Topology.from_settings(settings, registry.ids())
-    connection = Connection.from_settings(settings)
+    connection = connect(settings)
     try:
         asyncio.run(
             _send(connection, topology, schemas, unit=args.unit, outgoing=outgoing, out=sys.stdout)
@@ -75,8 +80,8 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
     except CliError:
         raise
     except Exception as exc:  # aiokafka's errors share no common base class
-        msg = f"publishing to {settings.bootstrap} failed: {exc!r}"
-        raise CliError(msg) from exc
+        doing = f"publishing to {topology.ingress(args.unit)}"
+        raise kafka_failure(doing, connection, exc) from exc
     return EXIT_OK
 
 
@@ -96,23 +101,24 @@ def _read_lines(source: str) -> list[tuple[int, str]]:
 
 def _checked(
     lines: list[tuple[int, str]], unit: str, registry: Registry, now: datetime, schemas: SchemaSet
-) -> tuple[list[Outgoing], list[str]]:
+) -> tuple[list[Outgoing], list[tuple[int, str]]]:
+    """The encoded reports, or the errors as (line number, message), every line checked."""
     outgoing: list[Outgoing] = []
-    errors: list[str] = []
+    errors: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
     for number, text in lines:
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
-            errors.append(f"line {number}: not JSON: {exc.msg} at column {exc.colno}")
+            errors.append((number, f"line {number}: not JSON: {exc.msg} at column {exc.colno}"))
             continue
         if not isinstance(obj, dict):
-            errors.append(f"line {number}: a report must be a JSON object")
+            errors.append((number, f"line {number}: a report must be a JSON object"))
             continue
         try:
             report = from_json(obj, schemas)
         except JsonFormError as exc:
-            errors.append(f"line {number}: {exc}")
+            errors.append((number, f"line {number}: {exc}"))
             continue
         if report["reported_at"] is None:
             report["reported_at"] = now
@@ -130,7 +136,7 @@ def _checked(
             problems.append(f"event_id: {event_id} already used on line {seen[event_id]}")
         seen.setdefault(event_id, number)
         if problems:
-            errors.extend(f"line {number}: {p}" for p in problems)
+            errors.extend((number, f"line {number}: {p}") for p in problems)
             continue
         value = encode_report(report, schemas)
         outgoing.append(Outgoing(number, event_id.encode(), value, event_id, report["type"]))

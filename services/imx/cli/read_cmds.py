@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from imx.cli.common import EXIT_OK, EXIT_USAGE, CliError
+from imx.cli.common import EXIT_OK, EXIT_USAGE, CliError, connect, kafka_failure, progress
 from imx.kafka.connection import Connection
 from imx.kafka.reading import read_topic
 from imx.kafka.schemastore import SchemaStore
@@ -67,7 +67,8 @@ def _tail(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(msg, EXIT_USAGE)
     topology = Topology.from_settings(settings, registry.ids())
     schemas = load_schemas(settings.schemas_dir)
-    store = SchemaStore(Connection.from_settings(settings), topology.schemas, schemas)
+    connection = connect(settings)
+    store = SchemaStore(connection, topology.schemas, schemas)
 
     async def render(record: Any) -> str:
         try:
@@ -78,7 +79,7 @@ def _tail(args: argparse.Namespace, settings: Settings) -> int:
         as_json = delivery_to_json(delivery, schemas)
         return json.dumps(as_json, ensure_ascii=False) if args.json else _summary(as_json)
 
-    return _run(settings, topology.feed(args.unit), args, render)
+    return _run(connection, topology.feed(args.unit), args, render)
 
 
 def _summary(delivery: dict[str, Any]) -> str:
@@ -109,7 +110,7 @@ def _dlq(args: argparse.Namespace, settings: Settings) -> int:
             f"@{item['source_offset']}: {item['detail']}"
         )
 
-    return _run(settings, topology.dlq, args, render)
+    return _run(connect(settings), topology.dlq, args, render)
 
 
 def dlq_record(headers: Any, value: bytes | None) -> dict[str, Any]:
@@ -124,14 +125,19 @@ def dlq_record(headers: Any, value: bytes | None) -> dict[str, Any]:
 
 
 def _run(
-    settings: Settings,
+    connection: Connection,
     topic: str,
     args: argparse.Namespace,
     render: Callable[[Any], Any],
 ) -> int:
+    if args.max is None and sys.stderr.isatty():
+        # Without --max or --idle-timeout the command waits for records as long as it runs.
+        until = "" if args.idle_timeout is None else f" (for {args.idle_timeout:g} s idle)"
+        progress(f"waiting for records on {topic}{until} — Ctrl-C to stop")
+
     async def loop() -> None:
         async for record in read_topic(
-            Connection.from_settings(settings),
+            connection,
             topic,
             from_beginning=args.from_beginning,
             max_records=args.max,
@@ -148,6 +154,6 @@ def _run(
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away (e.g. `| head`); nothing left to say
     except Exception as exc:  # aiokafka's errors share no common base class
-        msg = f"reading {topic} at {settings.bootstrap} failed: {exc!r}"
-        raise CliError(msg) from exc
+        doing = f"reading {topic}"
+        raise kafka_failure(doing, connection, exc) from exc
     return EXIT_OK

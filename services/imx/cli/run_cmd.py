@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from rich.console import Console
 
-from imx.cli.common import EXIT_OK, job_failures, progress
+from imx.cli.common import EXIT_OK, SafeStream, job_failures, progress
 from imx.cli.simulate_cmd import positive
 from imx.run import job
 from imx.run.view import render
 from imx.settings import Settings
+from imx.signals import interrupt_on_signals
 
 
 def register(commands: Any) -> None:
@@ -27,8 +29,9 @@ def register(commands: Any) -> None:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    console = Console()
-    with job_failures("imx run"):
+    # Output may go away mid-run (Ctrl-C also ends `| tee`); the stop must complete regardless.
+    console = Console(file=SafeStream(sys.stdout))  # type: ignore[arg-type]
+    with job_failures("imx run"), interrupt_on_signals():
         final = job.run(settings, args.duration, console, progress)
-    console.print(render(final, title="imx run: summary", window="whole run"))
+        console.print(render(final, title="imx run: summary", window="whole run"))
     return EXIT_OK

@@ -13,15 +13,14 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from imx.cli.common import EXIT_OK, CliError, progress
-from imx.kafka.connection import Connection
+from imx.cli.common import EXIT_OK, CliError, connect, kafka_failure, progress
 from imx.kafka.publisher import ReportPublisher
 from imx.kafka.reading import topic_partitions
 from imx.kafka.topology import Topology
 from imx.registry import load_registry
-from imx.run.signals import stop_on_signals
 from imx.schema.loader import load_schemas
 from imx.settings import Settings
+from imx.signals import stop_on_signals
 from imx.simulator.generator import new_simulator
 from imx.simulator.publisher import Pace, Tally, publish_stream
 
@@ -59,13 +58,13 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     seed = args.seed if args.seed is not None else secrets.randbits(32)
     simulator = new_simulator(registry, seed, lambda: datetime.now(UTC))
     until = f"for {args.duration:g} s" if args.duration else "until Ctrl-C"
+    connection = connect(settings)
     progress(
         f"simulating {len(registry.local_units())} LOCAL units at {args.rate:g} reports/s "
-        f"{until} (seed {seed}) to {settings.bootstrap}"
+        f"{until} (seed {seed}) to {connection.bootstrap}"
     )
     tally = Tally()
     started = time.monotonic()
-    connection = Connection.from_settings(settings)
 
     async def main() -> None:
         probe = topology.ingress(registry.local_units()[0].id)
@@ -86,7 +85,7 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     except LookupError as exc:
         raise CliError(str(exc)) from exc
     except Exception as exc:  # aiokafka's errors share no common base class
-        msg = f"publishing to {settings.bootstrap} failed after {tally.total} reports: {exc!r}"
-        raise CliError(msg) from exc
+        doing = f"publishing (after {tally.total} reports)"
+        raise kafka_failure(doing, connection, exc) from exc
     print(f"{tally.summary()} in {time.monotonic() - started:.1f} s (seed {seed})", flush=True)
     return EXIT_OK

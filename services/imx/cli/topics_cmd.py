@@ -6,9 +6,9 @@ import argparse
 import asyncio
 from typing import Any
 
-from imx.cli.common import EXIT_FAILURE, EXIT_OK, CliError
+from imx.cli.common import EXIT_FAILURE, EXIT_OK, CliError, connect, kafka_failure
 from imx.kafka.admin import EnsureResult, ensure_topics
-from imx.kafka.connection import Connection
+from imx.kafka.connection import Connection, started
 from imx.kafka.schemastore import SchemaStore
 from imx.kafka.topology import Topology
 from imx.registry import RegistryError, load_registry
@@ -30,11 +30,12 @@ def _ensure(_args: argparse.Namespace, settings: Settings) -> int:
         msg = f"registry: {exc}"
         raise CliError(msg) from exc
     topology = Topology.from_settings(settings, registry.ids())
+    connection = connect(settings)
     try:
-        result, published = asyncio.run(_provision(settings, topology))
+        result, published = asyncio.run(_provision(settings, connection, topology))
     except Exception as exc:  # aiokafka's connection errors share no common base class
-        msg = f"cannot ensure topics at {settings.bootstrap}: {exc!r}"
-        raise CliError(msg) from exc
+        doing = "ensuring the topics"
+        raise kafka_failure(doing, connection, exc) from exc
     for name in result.created:
         print(f"created  {name}")
     for name in result.verified:
@@ -50,13 +51,14 @@ def _ensure(_args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK if result.ok else EXIT_FAILURE
 
 
-async def _provision(settings: Settings, topology: Topology) -> tuple[EnsureResult, int]:
+async def _provision(
+    settings: Settings, connection: Connection, topology: Topology
+) -> tuple[EnsureResult, int]:
     """Create or verify the topics, then release every schema imx writes onto ``imx.schemas``.
 
     The current schemas and every released version: a consumer meeting a record written by an
     older unit system can resolve its fingerprint.
     """
-    connection = Connection.from_settings(settings)
     result = await ensure_topics(connection, topology.specs(), settings.request_timeout_s)
     if not result.ok:
         return result, 0
@@ -67,12 +69,8 @@ async def _provision(settings: Settings, topology: Topology) -> tuple[EnsureResu
         for s in version.written()
     ]
     store = SchemaStore(connection, topology.schemas, current)
-    producer = connection.producer()
-    await asyncio.wait_for(producer.start(), settings.request_timeout_s)
-    try:
+    async with started(connection.producer(), settings.request_timeout_s) as producer:
         written = await asyncio.wait_for(
             store.ensure_published(producer, schemas), settings.request_timeout_s
         )
-    finally:
-        await asyncio.wait_for(producer.stop(), settings.request_timeout_s)
     return result, len(written)

@@ -37,6 +37,8 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(str(exc), EXIT_USAGE) from exc
     _tune_gc()
     worker = faust.Worker(built.app, loglevel=args.log_level, quiet=True, override_logging=False)
+    # faust's start-up spinner writes terminal escape codes (cursor on/off) into the log file.
+    worker.spinner = None
     # Runs until SIGTERM or SIGINT, then exits the process itself.
     worker.execute_from_commandline()
 

@@ -11,7 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-from imx.kafka.connection import Connection
+from imx.kafka.connection import Connection, started
 from imx.kafka.topology import TopicSpec
 
 #: CreateTopics takes a batch; keep each request well inside the default request size.
@@ -34,8 +34,7 @@ async def ensure_topics(
 ) -> EnsureResult:
     """Create missing topics; check existing ones against their spec. Idempotent."""
     admin = connection.admin(request_timeout_ms=int(timeout_s * 1000))
-    await asyncio.wait_for(admin.start(), timeout_s)
-    try:
+    async with started(admin, timeout_s):
         result = EnsureResult()
         existing = set(await asyncio.wait_for(admin.list_topics(), timeout_s))
         missing = [s for s in specs if s.name not in existing]
@@ -65,8 +64,6 @@ async def ensure_topics(
             bad = {m.split(":", 1)[0] for m in result.mismatched}
             result.verified.extend(s.name for s in present if s.name not in bad)
         return result
-    finally:
-        await asyncio.wait_for(admin.close(), timeout_s)
 
 
 async def _wait_for_leaders(

@@ -7,10 +7,13 @@ client, so a change of transport or credentials is made here once.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ssl
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -29,6 +32,25 @@ MAX_BATCH_BYTES = 256 * 1024
 
 class ConnectionSettingsError(ValueError):
     """The settings do not describe a usable connection; the message names the setting."""
+
+
+Client = TypeVar("Client", AIOKafkaProducer, AIOKafkaConsumer, AIOKafkaAdminClient)
+
+
+@contextlib.asynccontextmanager
+async def started(client: Client, timeout_s: float) -> AsyncIterator[Client]:
+    """Start ``client`` and always stop it again, also when starting failed half-way.
+
+    A client whose start failed (the broker down) still holds a connection object; left to the
+    garbage collector it logs an "Unclosed AIOKafka..." error after the command's own message.
+    """
+    try:
+        await asyncio.wait_for(client.start(), timeout_s)
+        yield client
+    finally:
+        stop = client.close if isinstance(client, AIOKafkaAdminClient) else client.stop
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(stop(), timeout_s)
 
 
 class KeyHashPartitioner:

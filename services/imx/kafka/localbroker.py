@@ -76,6 +76,15 @@ class BrokerHome:
         except (OSError, ValueError):
             return None
 
+    def cluster_id(self) -> str | None:
+        """The id the storage was formatted with (``data/meta.properties``), None before that."""
+        try:
+            text = (self.data / "meta.properties").read_text()
+        except OSError:
+            return None
+        found = re.search(r"^cluster\.id=(\S+)$", text, re.MULTILINE)
+        return found.group(1) if found else None
+
     def read_bootstrap(self) -> str | None:
         try:
             return self.bootstrap_file.read_text().strip() or None
@@ -281,7 +290,7 @@ def _java_argv(java: str, home: BrokerHome, jars: list[Path], main: str) -> list
 
 
 def _format_storage(java: str, home: BrokerHome, jars: list[Path]) -> None:
-    if (home.data / "meta.properties").exists():
+    if home.cluster_id() is not None:
         return
     cluster_id = _cluster_id()
     argv = [

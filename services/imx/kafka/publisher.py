@@ -43,8 +43,8 @@ class ReportPublisher:
 
     async def start(self) -> None:
         """Connect, and make sure the writer schemas of ``types`` are on ``imx.schemas``."""
-        await asyncio.wait_for(self._producer.start(), self._timeout_s)
         try:
+            await asyncio.wait_for(self._producer.start(), self._timeout_s)
             schemas = [self._schemas.report(t) for t in self._types]
             await asyncio.wait_for(
                 self._store.ensure_published(self._producer, schemas), self._timeout_s

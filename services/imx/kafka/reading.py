@@ -14,7 +14,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from imx.kafka.connection import Connection
+from imx.kafka.connection import Connection, started
 
 
 async def read_topic(
@@ -32,8 +32,7 @@ async def read_topic(
     with neither, runs until cancelled.
     """
     consumer = connection.reader(auto_offset_reset="earliest" if from_beginning else "latest")
-    await asyncio.wait_for(consumer.start(), start_timeout_s)
-    try:
+    async with started(consumer, start_timeout_s):
         partitions = await asyncio.wait_for(topic_partitions(connection, topic), start_timeout_s)
         consumer.assign(partitions)
         if from_beginning:
@@ -56,8 +55,6 @@ async def read_topic(
                 count += 1
                 if max_records is not None and count >= max_records:
                     return
-    finally:
-        await consumer.stop()
 
 
 async def topic_partitions(connection: Connection, topic: str) -> list[TopicPartition]:
@@ -85,12 +82,8 @@ async def assign_all(
 
 async def _describe(connection: Connection, topics: Sequence[str]) -> list[list[TopicPartition]]:
     """The partitions of each of ``topics``, in order; an empty list for a missing topic."""
-    admin = connection.admin()
-    await admin.start()
-    try:
+    async with started(connection.admin(), connection.request_timeout_s) as admin:
         described = await admin.describe_topics(list(topics))
-    finally:
-        await admin.close()
     by_name = {
         topic["topic"]: [
             TopicPartition(topic["topic"], p["partition"]) for p in topic["partitions"]
@@ -103,42 +96,32 @@ async def _describe(connection: Connection, topics: Sequence[str]) -> list[list[
 
 async def read_to_end(connection: Connection, topic: str, timeout_s: float = 30.0) -> list[Any]:
     """Every committed record of ``topic`` present now (from the beginning to the end offsets)."""
-    consumer = connection.reader()
-    await asyncio.wait_for(consumer.start(), timeout_s)
-    try:
-        async with asyncio.timeout(timeout_s):
-            partitions = await topic_partitions(connection, topic)
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
-            out: list[Any] = []
-            pending = {tp for tp, end in ends.items() if end > 0}
-            while pending:
-                batch = await consumer.getmany(*pending, timeout_ms=500)
-                for records in batch.values():
-                    out.extend(records)
-                for tp in list(pending):
-                    if await consumer.position(tp) >= ends[tp]:
-                        pending.discard(tp)
-            return out
-    finally:
-        await consumer.stop()
+    async with started(connection.reader(), timeout_s) as consumer, asyncio.timeout(timeout_s):
+        partitions = await topic_partitions(connection, topic)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        out: list[Any] = []
+        pending = {tp for tp, end in ends.items() if end > 0}
+        while pending:
+            batch = await consumer.getmany(*pending, timeout_ms=500)
+            for records in batch.values():
+                out.extend(records)
+            for tp in list(pending):
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+        return out
 
 
 async def end_offsets(
     connection: Connection, partitions: Sequence[TopicPartition], timeout_s: float = 30.0
 ) -> dict[TopicPartition, int]:
     """The offset after the last record of each of ``partitions`` (0: empty or missing)."""
-    consumer = connection.reader()
-    await asyncio.wait_for(consumer.start(), timeout_s)
-    try:
-        async with asyncio.timeout(timeout_s):
-            topics = sorted({tp.topic for tp in partitions})
-            existing = {tp for found in await _describe(connection, topics) for tp in found}
-            known = [tp for tp in partitions if tp in existing]
-            ends: dict[TopicPartition, int] = await consumer.end_offsets(known) if known else {}
-    finally:
-        await consumer.stop()
+    async with started(connection.reader(), timeout_s) as consumer, asyncio.timeout(timeout_s):
+        topics = sorted({tp.topic for tp in partitions})
+        existing = {tp for found in await _describe(connection, topics) for tp in found}
+        known = [tp for tp in partitions if tp in existing]
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(known) if known else {}
     return {tp: ends.get(tp, 0) for tp in partitions}
 
 

@@ -30,11 +30,11 @@ from imx.kafka.publisher import ReportPublisher
 from imx.kafka.topology import Topology
 from imx.registry import load_registry
 from imx.run.figures import Figures, summarise
-from imx.run.signals import stop_on_signals
 from imx.run.view import progress_line, render
 from imx.schema.loader import SchemaSet, load_schemas
 from imx.scrape import Sample, parse_sample
 from imx.settings import Settings
+from imx.signals import stop_on_signals
 from imx.simulator.generator import new_simulator
 from imx.simulator.publisher import Pace, Tally, publish_stream
 

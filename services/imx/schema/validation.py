@@ -119,15 +119,16 @@ def check_clock(report: Mapping[str, Any], now: datetime) -> Violation | None:
         raise ValueError(msg)
     occurred: datetime = report["occurred_at"]
     if occurred - now > CLOCK_TOLERANCE:
+        # The caller names the field ("occurred_at: ..."): the detail starts with the value.
         detail = (
-            f"occurred_at {format_timestamp(occurred)} is more than 10 minutes after "
+            f"{format_timestamp(occurred)} is more than 10 minutes after "
             f"the time of processing {format_timestamp(now)}"
         )
         return Violation(CLOCK_SKEW, "occurred_at", detail)
     reported: datetime | None = report.get("reported_at")
     if reported is not None and occurred - reported > CLOCK_TOLERANCE:
         detail = (
-            f"occurred_at {format_timestamp(occurred)} is more than 10 minutes after "
+            f"{format_timestamp(occurred)} is more than 10 minutes after "
             f"reported_at {format_timestamp(reported)}"
         )
         return Violation(CLOCK_SKEW, "occurred_at", detail)

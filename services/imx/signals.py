@@ -1,0 +1,67 @@
+"""Stop requests (Ctrl-C, SIGTERM, SIGHUP) for long-running commands, so they shut down in order.
+
+Two layers: while the asyncio loop of a job runs, ``stop_on_signals`` turns each into setting a
+stop event; outside it (starting the broker, the worker, the final summary),
+``interrupt_on_signals`` turns SIGTERM and SIGHUP into KeyboardInterrupt, as Ctrl-C already is,
+so the job's ``finally`` stops what it started instead of the process dying with it running.
+SIGHUP is a stop request too: the terminal went away, not the reason to leave a JVM behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator
+from types import FrameType
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """Set ``stop`` on SIGINT, SIGTERM or SIGHUP while inside; restore the handling after.
+
+    Without this, Ctrl-C raises KeyboardInterrupt wherever the loop happens to be, and the
+    producer, the worker and the broker would be abandoned rather than stopped.
+    """
+    loop = asyncio.get_running_loop()
+    previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    for number in STOP_SIGNALS:
+        loop.add_signal_handler(number, stop.set)
+    try:
+        yield
+    finally:
+        for number in STOP_SIGNALS:
+            loop.remove_signal_handler(number)
+            signal.signal(number, previous[number])
+
+
+def _interrupt(_number: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def interrupt_on_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise KeyboardInterrupt while inside, as SIGINT does."""
+    previous = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGHUP)}
+    for number in previous:
+        signal.signal(number, _interrupt)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+@contextlib.contextmanager
+def ignoring_stop_signals() -> Iterator[None]:
+    """While stopping what was started: a second Ctrl-C, SIGTERM or SIGHUP must not cut it short."""
+    previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
