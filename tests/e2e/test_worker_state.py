@@ -17,7 +17,7 @@ import pytest
 from imx.kafka import localbroker
 from imx.kafka.admin import ensure_topics
 from imx.kafka.connection import Connection
-from imx.kafka.topology import TABLES, Topology
+from imx.kafka.topology import ACCEPTED_RETENTION_MS, TABLES, TopicSpec, Topology
 from imx.registry import load_registry
 from imx.settings import Settings
 from tests.support.outputs import collect
@@ -68,6 +68,14 @@ def test_changelogs_removed_under_the_state_are_rebuilt_not_a_crash(
     with running_worker(pipeline_env, tmp_path, "before", port) as worker:
         _deliver(settings, topology, first)
         assert WARNING not in worker.log.read_text()
+        assert "\x1b" not in worker.log.read_text(), "no terminal escape codes in a log file"
+    # The accepted topic keeps what the intake passed on as long as ingress would have.
+    accepted = TopicSpec(
+        topology.accepted, "accepted", "event_id", 1, topology.replication,
+        {"retention.ms": str(ACCEPTED_RETENTION_MS)},
+    )  # fmt: skip
+    checked = asyncio.run(ensure_topics(Connection.from_settings(settings), [accepted]))
+    assert checked.verified == [topology.accepted], checked.mismatched
     assert _clusters_with_state(settings.home), "the worker kept state on disk"
     asyncio.run(_delete_changelogs(Connection.from_settings(settings), topology))
     with running_worker(pipeline_env, tmp_path, "after", port) as worker:

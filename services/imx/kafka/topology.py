@@ -21,6 +21,10 @@ INGRESS_RETENTION_MS = 30 * DAY_MS
 FEED_RETENTION_MS = 30 * DAY_MS
 DLQ_RETENTION_MS = 30 * DAY_MS
 AUDIT_RETENTION_MS = 3 * 365 * DAY_MS
+#: The intake commits its ingress offsets once a report is on the accepted topic, so that topic
+#: must keep it at least as long as ingress would have: a core down for longer than the broker's
+#: default week would otherwise lose what the intake had already passed on.
+ACCEPTED_RETENTION_MS = INGRESS_RETENTION_MS
 
 #: Largest accepted report is 256 KiB (CONTRACT 5.1 TOO_LARGE); the broker must still accept a
 #: slightly larger record so that the pipeline, not the producer, rejects it with a DLQ reason.

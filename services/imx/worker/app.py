@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from imx.kafka.connection import Connection
 from imx.kafka.reading import cluster_id, end_offsets
 from imx.kafka.schemastore import SchemaStore
-from imx.kafka.topology import TABLES, Topology
+from imx.kafka.topology import ACCEPTED_RETENTION_MS, TABLES, Topology
 from imx.metrics import Metrics
 from imx.pipeline.core import Core
 from imx.pipeline.state import PipelineState
@@ -125,7 +125,13 @@ def build(settings: Settings, connection: Connection, web_port: int, datadir: Pa
         "key_serializer": "raw",
         "value_serializer": "raw",
     }
-    accepted = app.topic(topology.accepted, partitions=1, internal=True, **raw)
+    accepted = app.topic(
+        topology.accepted,
+        partitions=1,
+        internal=True,
+        retention=timedelta(milliseconds=ACCEPTED_RETENTION_MS),
+        **raw,
+    )
     tables = {name: app.Table(name, partitions=1, key_type=str, value_type=None) for name in TABLES}
     store = SchemaStore(connection, topology.schemas, schemas)
     app.task(IntakeLoop(IntakeWiring(

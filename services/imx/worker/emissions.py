@@ -54,23 +54,20 @@ class Accepted:
     @classmethod
     def of_faust(cls, message: Any) -> Accepted:
         """faust's ``Message``: its timestamp is in seconds."""
-        return cls(
-            message.topic,
-            message.partition,
-            message.offset,
-            int(message.timestamp * 1000),
-            message.value or b"",
-            as_dict(message.headers),
-        )
+        return cls._of(message, int(message.timestamp * 1000))
 
     @classmethod
     def of_record(cls, record: Any) -> Accepted:
         """aiokafka's ``ConsumerRecord``: its timestamp is in milliseconds."""
+        return cls._of(record, record.timestamp)
+
+    @classmethod
+    def _of(cls, record: Any, timestamp_ms: int) -> Accepted:
         return cls(
             record.topic,
             record.partition,
             record.offset,
-            record.timestamp,
+            timestamp_ms,
             record.value or b"",
             as_dict(record.headers),
         )
