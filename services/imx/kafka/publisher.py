@@ -8,6 +8,7 @@ producer is idempotent with ``acks=all``, and a report goes to ``ingress.<unit>`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
@@ -50,7 +51,8 @@ class ReportPublisher:
                 self._store.ensure_published(self._producer, schemas), self._timeout_s
             )
         except BaseException:
-            await self.stop()
+            with contextlib.suppress(Exception):  # the failure to start is the one to report
+                await self.stop()
             raise
 
     async def stop(self) -> None:
