@@ -30,6 +30,8 @@ STAGE_BUCKETS = (
 
 
 LEVELS = ("LOCAL", "REGIONAL", "NATIONAL", "INTERNATIONAL")
+#: The stages whose consumer backlog ``imx_consumer_lag_records`` reports.
+STAGES = ("intake", "core")
 REJECTION_CODES = (
     "UNDECODABLE", "UNKNOWN_SCHEMA", "SCHEMA_VIOLATION", "UNKNOWN_UNIT", "SPOOFED_UNIT",
     "CLOCK_SKEW", "EVENT_ID_CONFLICT", "TOO_LARGE", "UNKNOWN_RFI",
@@ -93,6 +95,12 @@ class Metrics:
             ["unit"],
             registry=r,
         )
+        self._lag = Gauge(
+            "imx_consumer_lag_records",
+            "Records in the stage's input partitions not yet processed (highwater - position).",
+            ["stage"],
+            registry=r,
+        )
 
         #: labelled series by (metric, label values): ``labels()`` costs more than ``inc()``
         self._series_cache: dict[tuple[Any, tuple[str, ...]], Any] = {}
@@ -118,6 +126,8 @@ class Metrics:
             self._rejected.labels(reason=reason)
         for entity in get_args(EntityKind):
             self._correlations.labels(entity=entity)
+        for stage in STAGES:
+            self._lag.labels(stage=stage)
         for level in LEVELS:
             self._latency.labels(level=level)
             self._age.labels(level=level)
@@ -158,3 +168,7 @@ class Metrics:
 
     def stage_took(self, stage: str, seconds: float) -> None:
         self._series(self._stage, stage).observe(seconds)
+
+    def backlog(self, stage: str, records: float) -> None:
+        """What ``stage`` has yet to process: its input's highwater minus its position."""
+        self._series(self._lag, stage).set(max(records, 0.0))

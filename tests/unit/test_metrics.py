@@ -44,6 +44,7 @@ CONTRACT = {
     "imx_event_age_at_delivery_seconds": ("histogram", {"level"}),
     "imx_stage_duration_seconds": ("histogram", {"stage"}),
     "imx_unit_last_report_timestamp_seconds": ("gauge", {"unit"}),
+    "imx_consumer_lag_records": ("gauge", {"stage"}),
 }
 
 
@@ -58,6 +59,7 @@ def exercised() -> Metrics:
     metrics.correlation_emitted("vehicle")
     metrics.delivered("gpd-oc", "NATIONAL", ("chain",), 0.3, 90_000.0)
     metrics.stage_took("intake", 0.0004)
+    metrics.backlog("core", 3)
     return metrics
 
 
@@ -89,6 +91,8 @@ def test_names_types_and_labels_are_the_contracts() -> None:
 
 def test_names_are_in_base_units() -> None:
     for name, (kind, _labels) in CONTRACT.items():
+        if name == "imx_consumer_lag_records":
+            assert name.endswith("_records"), name  # a count of records, the unit in the name
         if kind == "histogram" or "timestamp" in name:
             assert name.endswith("_seconds"), name
         assert not re.search(r"_(milli|micro)?(ms|minutes|hours|days)(_|$)", name), name
@@ -176,6 +180,17 @@ def test_stage_time_is_per_stage() -> None:
     metrics.stage_took("core", 0.002)
     assert value(metrics, "imx_stage_duration_seconds_count", stage="core") == 1
     assert value(metrics, "imx_stage_duration_seconds_count", stage="intake") == 0
+
+
+def test_backlog_is_per_stage_set_not_added_and_never_below_zero() -> None:
+    metrics = Metrics()
+    for stage in ("intake", "core"):  # primed: a dashboard sees 0 before the first batch
+        assert metrics.registry.get_sample_value("imx_consumer_lag_records", {"stage": stage}) == 0
+    metrics.backlog("core", 40)
+    metrics.backlog("core", 7)
+    metrics.backlog("intake", -2)  # a highwater older than the position: nothing waits
+    assert value(metrics, "imx_consumer_lag_records", stage="core") == 7
+    assert value(metrics, "imx_consumer_lag_records", stage="intake") == 0
 
 
 @given(latency=st.floats(0, 120), age=st.floats(0, 200_000))

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import structlog
 from faust import streams as faust_streams
+from faust.exceptions import FaustError
 
 from imx.kafka.connection import Connection
 from imx.kafka.schemastore import SchemaStore, WriterSchemas
@@ -205,10 +206,22 @@ def core_agent(w: CoreWiring, connection: Connection, store: SchemaStore) -> Age
                     _make_current(event)
                     await stage.handle(out, Accepted.of_faust(event.message))
                 await stage.end_batch(out)
+                _measure_backlog(stream, events[-1].message, w.metrics)
         finally:
             await producer.stop()
 
     return core
+
+
+def _measure_backlog(stream: Any, last: Any, metrics: Metrics) -> None:
+    """Accepted records not yet decided, after a batch: the highwater of the accepted partition
+    (as of the consumer's latest fetch) minus the offset after the batch's last record."""
+    try:
+        highwater = stream.app.consumer.highwater(last.tp)
+    except (AssertionError, FaustError):  # not assigned any more, or the consumer stopped
+        return
+    if highwater is not None:
+        metrics.backlog("core", highwater - (last.offset + 1))
 
 
 def _make_current(event: Any) -> None:

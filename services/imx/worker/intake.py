@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from aiokafka.errors import CommitFailedError, RebalanceInProgressError
+from aiokafka.errors import CommitFailedError, IllegalStateError, RebalanceInProgressError
 
 from imx.kafka.connection import Connection
 from imx.kafka.schemastore import WriterSchemas
@@ -35,6 +35,8 @@ from imx.worker.headers import Origin, accepted_headers, dlq_headers, header_lis
 log = structlog.get_logger(__name__)
 
 BATCH = 500
+#: How often the intake measures its backlog (``imx_consumer_lag_records{stage="intake"}``).
+BACKLOG_EVERY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -124,8 +126,12 @@ class IntakeLoop:
         producer = w.connection.producer()
         await producer.start()
         await consumer.start()
+        measured = 0.0
         try:
             while True:
+                if time.monotonic() - measured >= BACKLOG_EVERY_S:  # the last batch is done
+                    measured = time.monotonic()
+                    await self._measure_backlog(consumer)
                 batch = await consumer.getmany(timeout_ms=200, max_records=BATCH)
                 if not batch:
                     continue
@@ -144,6 +150,24 @@ class IntakeLoop:
         finally:
             await consumer.stop()
             await producer.stop()
+
+    async def _measure_backlog(self, consumer: Any) -> None:
+        """Ingress records not yet returned to this loop, over the partitions it holds.
+
+        Per partition the last stable offset (the highwater without open transactions) minus
+        the position; a partition not fetched yet has neither and is left out.
+        """
+        records = 0
+        try:
+            for tp in consumer.assignment():
+                end = consumer.last_stable_offset(tp)
+                if end is None or end < 0:
+                    end = consumer.highwater(tp)
+                if end is not None:
+                    records += max(end - await consumer.position(tp), 0)
+        except (AssertionError, IllegalStateError):
+            return  # a partition moved meanwhile: the next measurement counts the new set
+        self._w.metrics.backlog("intake", records)
 
     async def _screen(self, producer: Any, record: Any) -> Any:
         """Screen one record and start sending its output; returns the send's future."""
