@@ -27,30 +27,38 @@ class Sample:
     accepted: float = 0.0
     deliveries: Mapping[str, float] = field(default_factory=dict)  # level → count
     latency: Mapping[str, Buckets] = field(default_factory=dict)  # level → buckets
+    age: Mapping[str, Buckets] = field(default_factory=dict)  # level → event-age buckets
+    received_by_unit: Mapping[str, float] = field(default_factory=dict)  # ingress unit → count
+    #: recipient → deliveries counted once per rule that chose it (imx_deliveries_total)
+    rule_deliveries: Mapping[str, float] = field(default_factory=dict)
     duplicates: Mapping[str, float] = field(default_factory=dict)  # exact | incident
     correlations: Mapping[str, float] = field(default_factory=dict)  # entity kind → count
     rejected: Mapping[str, float] = field(default_factory=dict)  # DLQ code → count
     last_report: Mapping[str, float] = field(default_factory=dict)  # unit → Unix seconds
+    backlog: Mapping[str, float] = field(default_factory=dict)  # stage → records not processed
 
 
 def parse_sample(text: str, at: float, wall: float) -> Sample:
     """Read the imx metrics out of a Prometheus text exposition; other metrics are ignored."""
     totals: dict[str, dict[str, float]] = {}
-    buckets: dict[str, list[tuple[float, float]]] = {}
+    histograms: dict[str, dict[str, list[tuple[float, float]]]] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             name, labels, value = sample.name, sample.labels, float(sample.value)
-            if name == "imx_delivery_latency_seconds_bucket":
-                buckets.setdefault(labels["level"], []).append((float(labels["le"]), value))
+            if name in _HISTOGRAMS:
+                pairs = histograms.setdefault(name, {}).setdefault(labels["level"], [])
+                pairs.append((float(labels["le"]), value))
                 continue
             key = {
-                "imx_reports_received_total": "",
+                "imx_reports_received_total": "unit",
                 "imx_reports_accepted_total": "",
                 "imx_delivery_latency_seconds_count": "level",
                 "imx_duplicates_total": "kind",
                 "imx_correlations_total": "entity",
                 "imx_reports_rejected_total": "reason",
                 "imx_unit_last_report_timestamp_seconds": "unit",
+                "imx_deliveries_total": "recipient",
+                "imx_consumer_lag_records": "stage",
             }.get(name)
             if key is not None:
                 table = totals.setdefault(name, {})
@@ -62,12 +70,23 @@ def parse_sample(text: str, at: float, wall: float) -> Sample:
         received=sum(totals.get("imx_reports_received_total", {}).values()),
         accepted=sum(totals.get("imx_reports_accepted_total", {}).values()),
         deliveries=totals.get("imx_delivery_latency_seconds_count", {}),
-        latency={level: tuple(sorted(pairs)) for level, pairs in buckets.items()},
+        latency=_buckets(histograms.get("imx_delivery_latency_seconds_bucket", {})),
+        age=_buckets(histograms.get("imx_event_age_at_delivery_seconds_bucket", {})),
+        received_by_unit=totals.get("imx_reports_received_total", {}),
+        rule_deliveries=totals.get("imx_deliveries_total", {}),
         duplicates=totals.get("imx_duplicates_total", {}),
         correlations=totals.get("imx_correlations_total", {}),
         rejected=totals.get("imx_reports_rejected_total", {}),
         last_report=totals.get("imx_unit_last_report_timestamp_seconds", {}),
+        backlog=totals.get("imx_consumer_lag_records", {}),
     )
+
+
+_HISTOGRAMS = ("imx_delivery_latency_seconds_bucket", "imx_event_age_at_delivery_seconds_bucket")
+
+
+def _buckets(by_level: Mapping[str, list[tuple[float, float]]]) -> dict[str, Buckets]:
+    return {level: tuple(sorted(pairs)) for level, pairs in by_level.items()}
 
 
 def quantile(q: float, buckets: Buckets) -> float | None:
@@ -97,6 +116,17 @@ def minus(later: Buckets, earlier: Buckets) -> Buckets:
     """Bucket counts observed between two scrapes (bounds missing earlier count as zero)."""
     before = dict(earlier)
     return tuple((bound, count - before.get(bound, 0.0)) for bound, count in later)
+
+
+def above(bound: float, buckets: Buckets) -> float:
+    """Observations above ``bound`` (which must be one of the buckets' bounds); 0 when empty."""
+    if not buckets:
+        return 0.0
+    at_or_below = dict(buckets).get(bound)
+    if at_or_below is None:
+        msg = f"{bound} is not a bucket bound"
+        raise ValueError(msg)
+    return buckets[-1][1] - at_or_below
 
 
 def combined(per_level: Mapping[str, Buckets]) -> Buckets:

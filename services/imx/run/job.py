@@ -14,7 +14,7 @@ import contextlib
 import secrets
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -55,7 +55,7 @@ class Watch:
     topology: Topology
     schemas: SchemaSet
     reports: Iterator[dict[str, Any]]
-    local_units: Sequence[str]
+    local_units: Mapping[str, str]  # LOCAL unit → its territorial directorate
     duration_s: float | None
     console: Console
 
@@ -95,7 +95,7 @@ def run(
             topology=topology,
             schemas=schemas,
             reports=new_simulator(registry, seed, lambda: datetime.now(UTC)),
-            local_units=[u.id for u in registry.local_units()],
+            local_units={u.id: u.territorial or "" for u in registry.local_units()},
             duration_s=duration_s,
             console=console,
         )
@@ -137,10 +137,18 @@ async def _watch(worker: processes.Worker, watch: Watch) -> Figures:
     )
     history: deque[Sample] = deque([baseline])
     latest = baseline
+    answered = True
 
     def figures(since: Sample, elapsed_s: float) -> Figures:
         return summarise(
-            latest, since, published=tally.total, elapsed_s=elapsed_s, local_units=watch.local_units
+            latest,
+            since,
+            baseline=baseline,
+            published=tally.total,
+            elapsed_s=elapsed_s,
+            local_units=watch.local_units,
+            now=loop.time(),
+            answered=answered,
         )
 
     title = "imx run (Ctrl-C stops)"
@@ -158,7 +166,8 @@ async def _watch(worker: processes.Worker, watch: Watch) -> Figures:
                 if worker.exited() is not None:
                     msg = f"the worker exited with code {worker.exited()}:\n{worker.tail()}"
                     raise processes.RunError(msg)
-                latest = await scrape() or latest
+                sample = await scrape()
+                answered, latest = sample is not None, sample or latest
                 history.append(latest)
                 while len(history) > 2 and latest.at - history[1].at >= WINDOW_S:
                     history.popleft()

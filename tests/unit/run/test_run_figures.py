@@ -1,4 +1,4 @@
-"""``imx run``'s figures from a worker's /metrics text: parsing, quantiles, windows, silence."""
+"""``imx run``'s figures from a worker's /metrics text: parsing, quantiles, windows, states."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 from prometheus_client import generate_latest
 
 from imx.metrics import LATENCY_BUCKETS, LEVELS, Metrics
+from imx.run import figures as f
 from imx.run.figures import summarise
-from imx.scrape import Sample, minus, parse_sample, quantile
+from imx.scrape import Sample, above, minus, parse_sample, quantile
 
 pytestmark = pytest.mark.unit
 
@@ -69,7 +70,7 @@ def test_summary_counts_levels_dlq_and_silent_units():
     assert [figures.levels[level].deliveries for level in LEVELS] == [0, 1, 1, 1]
     assert figures.overall.deliveries == 3
     assert figures.rate_in == pytest.approx(0.3)  # 3 reports in the 10 s window
-    assert (figures.duplicates_exact, figures.duplicates_incident) == (1, 2)
+    assert (figures.exact_duplicates, figures.corroborating) == (1, 2)
     assert figures.correlations == 2
     assert figures.dlq == {"CLOCK_SKEW": 1}
     # ps-bor last reported 61 s ago, ps-sid never: both silent; bps-presevo 1 s ago.
@@ -123,3 +124,206 @@ def test_quantile_estimate_lies_in_the_bucket_of_the_true_quantile(observations,
     lower = max(b for b in bounds if b < upper) if upper > 0.005 else 0.0
     assert estimate is not None
     assert lower <= estimate <= min(upper, LATENCY_BUCKETS[-1])
+
+
+# --- rates, event age, baseline ------------------------------------------------------------
+
+TERRITORIAL = {"bps-presevo": "pd-vranje", "ps-vranje": "pd-vranje", "ps-bor": "pd-bor"}
+
+
+def test_a_scrape_reads_age_units_rule_deliveries_and_backlog():
+    metrics = _worker_metrics()
+    metrics.backlog("core", 12)
+    sample = _scrape(metrics)
+    assert sample.received_by_unit == {"bps-presevo": 2, "ps-bor": 1}
+    assert sample.rule_deliveries == {"gpd-bpd": 2, "rc-mk": 1, "ext-europol-emsc": 1}
+    assert sample.age["NATIONAL"][-1] == (math.inf, 1.0)
+    assert sample.backlog == {"intake": 0, "core": 12}
+
+
+def test_deliveries_per_second_per_level_over_the_window():
+    metrics = Metrics()
+    for _ in range(5):
+        metrics.delivered("gpd-oc", "NATIONAL", ("chain",), 0.02, 60.0)
+    earlier = _scrape(metrics, at=100.0)
+    for _ in range(20):
+        metrics.delivered("gpd-oc", "NATIONAL", ("chain",), 0.02, 60.0)
+    metrics.delivered("rc-mk", "REGIONAL", ("chain",), 0.02, 60.0)
+    figures = summarise(
+        _scrape(metrics, at=110.0), earlier, published=0, elapsed_s=10, local_units=[]
+    )
+    assert figures.levels["NATIONAL"].rate == pytest.approx(2.0)  # 20 in 10 s
+    assert figures.levels["REGIONAL"].rate == pytest.approx(0.1)
+    assert figures.levels["LOCAL"].rate == 0
+    assert figures.overall.rate == pytest.approx(2.1)
+    assert figures.levels["NATIONAL"].deliveries == 25  # the total, not the window's
+
+
+def test_event_age_quantiles_and_deliveries_over_the_24_hour_limit():
+    metrics = Metrics()
+    metrics.delivered("gpd-oc", "NATIONAL", ("chain",), 0.02, 30 * 3600.0)  # before the window
+    earlier = _scrape(metrics, at=0.0)
+    for _ in range(98):
+        metrics.delivered("gpd-oc", "NATIONAL", ("chain",), 0.02, 600.0)
+    metrics.delivered("gpd-oc", "NATIONAL", ("chain",), 0.02, 25 * 3600.0)
+    metrics.delivered("pd-bor", "REGIONAL", ("chain",), 0.02, 24 * 3600.0)  # at the limit: in time
+    later = _scrape(metrics, at=30.0)
+    window = summarise(later, earlier, published=0, elapsed_s=30, local_units=[])
+    national = window.levels["NATIONAL"]
+    assert 300 <= national.age_p50 <= 900  # between the 5 min and 15 min bounds
+    assert national.age_p99 > 3600
+    assert national.late == 2  # totals count the whole run: also the one before the window
+    assert window.levels["REGIONAL"].late == 0
+    assert window.overall.late == 2
+    assert window.states.late == "warn"  # one late in the window
+    quiet = summarise(later, later, published=0, elapsed_s=30, local_units=[])
+    assert quiet.states.late == "ok"
+    assert quiet.overall.age_p99 is None
+
+
+def test_totals_count_from_the_baseline_so_in_compares_with_published():
+    metrics = Metrics()
+    metrics.report_received("ps-bor", WALL - 100)  # read before the simulator started
+    metrics.delivered("pd-bor", "REGIONAL", ("chain",), 0.02, 60.0)
+    metrics.report_rejected("CLOCK_SKEW")
+    metrics.incident_duplicate()
+    baseline = _scrape(metrics, at=0.0)
+    for _ in range(3):
+        metrics.report_received("ps-bor", WALL - 1)
+    metrics.delivered("pd-bor", "REGIONAL", ("chain",), 0.02, 60.0)
+    metrics.report_rejected("CLOCK_SKEW")
+    later = _scrape(metrics, at=10.0)
+    figures = summarise(
+        later, baseline, baseline=baseline, published=3, elapsed_s=10, local_units=TERRITORIAL
+    )
+    assert figures.received == figures.published == 3
+    assert figures.levels["REGIONAL"].deliveries == 1
+    assert figures.dlq == {"CLOCK_SKEW": 1}
+    assert figures.corroborating == 0
+    assert figures.directorates[0].received == 3  # pd-bor
+    absolute = summarise(later, baseline, published=3, elapsed_s=10, local_units=[])
+    assert absolute.received == 4  # without a baseline: since the worker started
+
+
+def test_a_directorate_line_groups_its_units_reports_and_counts_deliveries_to_it_per_rule():
+    metrics = Metrics()
+    earlier = _scrape(metrics, at=0.0)
+    for unit in ("bps-presevo", "bps-presevo", "ps-vranje", "ps-bor"):
+        metrics.report_received(unit, WALL - 1)
+    metrics.delivered("pd-vranje", "REGIONAL", ("chain", "crime"), 0.02, 60.0)  # two rules
+    figures = summarise(
+        _scrape(metrics, at=10.0), earlier, published=0, elapsed_s=10, local_units=TERRITORIAL
+    )
+    bor, vranje = figures.directorates
+    assert (bor.id, bor.units, bor.received, bor.rule_deliveries) == ("pd-bor", 1, 1, 0)
+    assert (vranje.id, vranje.units, vranje.received) == ("pd-vranje", 2, 3)
+    assert vranje.rate_in == pytest.approx(0.3)
+    assert vranje.rule_deliveries == 2  # one delivery, chosen by two rules
+    assert vranje.rule_rate == pytest.approx(0.2)
+    assert figures.levels["REGIONAL"].deliveries == 1  # the exact count stays per level
+
+
+def test_a_unit_never_heard_from_is_silent_only_once_the_run_is_that_old():
+    baseline = Sample(at=0.0, wall=WALL - 30)
+    current = Sample(at=30.0, wall=WALL, last_report={"ps-bor": WALL - 1})
+    young = summarise(
+        current, baseline, baseline=baseline, published=0, elapsed_s=30,
+        local_units=TERRITORIAL,
+    )  # fmt: skip
+    assert young.silent == ()
+    assert young.states.silent == "ok"
+    later = Sample(at=90.0, wall=WALL + 60, last_report={"ps-bor": WALL + 59})
+    old = summarise(
+        later, baseline, baseline=baseline, published=0, elapsed_s=90, local_units=TERRITORIAL
+    )
+    assert old.silent == ("bps-presevo", "ps-vranje")
+    assert old.states.silent == "warn"
+    assert old.directorates[1].silent == ("bps-presevo", "ps-vranje")
+    assert old.directorates[0].silent == ()
+
+
+# --- states --------------------------------------------------------------------------------
+
+
+def _states(current: Sample, since: Sample, **kwargs):
+    return summarise(current, since, published=0, elapsed_s=30, local_units=[], **kwargs).states
+
+
+def test_p99_latency_over_one_second_is_an_alert():
+    metrics = Metrics()
+    earlier = _scrape(metrics, at=0.0)
+    for _ in range(99):
+        metrics.delivered("gpd-oc", "NATIONAL", ("chain",), 0.02, None)
+    fast = _scrape(metrics, at=30.0)
+    assert _states(fast, earlier).latency == "ok"
+    for _ in range(5):
+        metrics.delivered("gpd-oc", "NATIONAL", ("chain",), 3.0, None)
+    slow = _scrape(metrics, at=30.0)
+    assert _states(slow, earlier).latency == "alert"
+    assert "latency" in _states(slow, earlier).attention()
+    assert f.LATENCY_P99_LIMIT_S == 1.0
+
+
+def test_a_growing_dlq_is_a_warning_and_a_fast_growing_one_an_alert():
+    metrics = Metrics()
+    metrics.report_rejected("CLOCK_SKEW")
+    earlier = _scrape(metrics, at=0.0)
+    assert _states(_scrape(metrics, at=30.0), earlier).dlq == "ok"  # old rejections only
+    metrics.report_rejected("CLOCK_SKEW")
+    assert _states(_scrape(metrics, at=30.0), earlier).dlq == "warn"  # 1 in 30 s
+    for _ in range(3):
+        metrics.report_rejected("UNDECODABLE")
+    assert _states(_scrape(metrics, at=30.0), earlier).dlq == "alert"  # 4 in 30 s > 0.1/s
+    assert (
+        summarise(
+            _scrape(metrics, at=30.0), earlier, published=0, elapsed_s=30, local_units=[]
+        ).dlq_window
+        == 4
+    )
+
+
+def test_a_backlog_is_growing_when_it_grew_over_the_window_and_is_large():
+    metrics = Metrics()
+    metrics.backlog("core", 60)
+    earlier = _scrape(metrics, at=0.0)
+    assert _states(_scrape(metrics, at=30.0), earlier).backlog == "ok"  # large but steady
+    metrics.backlog("core", 80)
+    assert _states(_scrape(metrics, at=30.0), earlier).backlog == "warn"
+    small = Metrics()
+    small.backlog("intake", 3)
+    grew = _scrape(small, at=30.0)
+    assert _states(grew, Sample(0.0, WALL)).backlog == "ok"  # a few records: normal flow
+    assert summarise(grew, grew, published=0, elapsed_s=0, local_units=[]).backlog == {
+        "intake": 3,
+        "core": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("age_s", "answered", "state"),
+    [(1.0, True, "ok"), (1.0, False, "warn"), (f.SCRAPE_STALE_AFTER_S + 1, True, "warn"),
+     (f.SCRAPE_DOWN_AFTER_S + 1, False, "alert")],
+)  # fmt: skip
+def test_the_worker_state_follows_the_last_scrape(age_s, answered, state):
+    current = Sample(at=100.0, wall=WALL)
+    figures = summarise(
+        current, current, published=0, elapsed_s=1, local_units=[],
+        now=100.0 + age_s, answered=answered,
+    )  # fmt: skip
+    assert figures.states.worker == state
+    assert figures.health.age_s == pytest.approx(age_s)
+    assert figures.health.answered is answered
+
+
+def test_nothing_needs_attention_in_a_quiet_run():
+    current = Sample(at=100.0, wall=WALL)
+    states = _states(current, current)
+    assert states.attention() == ()
+
+
+def test_above_counts_observations_beyond_a_bound():
+    buckets = ((3600.0, 5.0), (86400.0, 8.0), (math.inf, 11.0))
+    assert above(86400.0, buckets) == 3
+    assert above(86400.0, ()) == 0
+    with pytest.raises(ValueError, match="not a bucket bound"):
+        above(100.0, buckets)

@@ -1,75 +1,16 @@
-"""``imx run``'s rendering and the parts of its start-up and shutdown that need no processes."""
+"""``imx run``: the parts of its start-up and shutdown that need no processes."""
 
 from __future__ import annotations
 
-import io
 import signal
 import stat
 
 import pytest
-from rich.console import Console
 
 from imx import processes
-from imx.run.figures import Figures, Latency
-from imx.run.view import progress_line, render, seconds
 from imx.settings import Settings
 
 pytestmark = pytest.mark.unit
-
-
-def _figures() -> Figures:
-    return Figures(
-        elapsed_s=61.2,
-        published=305,
-        received=306,
-        rate_in=4.96,
-        levels={
-            "LOCAL": Latency(40, 0.021, 0.4),
-            "REGIONAL": Latency(500, 0.023, 0.6),
-            "NATIONAL": Latency(900, 0.022, 1.5),
-            "INTERNATIONAL": Latency(12, None, None),
-        },
-        overall=Latency(1452, 0.022, 0.9),
-        duplicates_exact=3,
-        duplicates_incident=40,
-        correlations=25,
-        dlq={"CLOCK_SKEW": 2},
-        silent=("ps-bor",),
-    )
-
-
-def test_the_table_shows_every_figure():
-    console = Console(file=io.StringIO(), width=100, record=True)
-    console.print(
-        render(
-            _figures(), title="imx run: summary", window="whole run", context=[("broker", "b:1")]
-        )
-    )
-    text = console.export_text()
-    expected_texts = ("imx run: summary", "b:1", "305", "306", "5.0/s", "3 / 40", "25",
-                      "CLOCK_SKEW 2", "ps-bor", "INTERNATIONAL", "1452", "21 ms",
-                      "1.50 s")  # fmt: skip
-    for expected in expected_texts:
-        assert expected in text, expected
-    rows = {line.split("│")[1].strip(): line for line in text.splitlines() if line.count("│") > 3}
-    assert rows["INTERNATIONAL"].split("│")[2].strip() == "12"
-    assert rows["INTERNATIONAL"].split("│")[3].strip() == "-"
-
-
-def test_the_progress_line_carries_the_same_figures():
-    line = progress_line(_figures())
-    assert "\n" not in line
-    for expected in ("t=61s", "published=305", "(5.0/s)", "LOCAL=40", "INTERNATIONAL=12",
-                     "p50=22 ms", "p99=900 ms", "duplicates=3/40", "correlations=25",
-                     "dlq=CLOCK_SKEW 2", "silent=1"):  # fmt: skip
-        assert expected in line, expected
-
-
-@pytest.mark.parametrize(
-    ("value", "text"), [(None, "-"), (0.0004, "0 ms"), (0.0215, "22 ms"), (2.345, "2.35 s")]
-)
-def test_latencies_read_in_milliseconds_or_seconds(value, text):
-    assert seconds(value) == text
 
 
 @pytest.mark.parametrize(
