@@ -11,7 +11,7 @@ from rich.console import Console
 from imx.cli.common import EXIT_OK, SafeStream, job_failures, progress
 from imx.cli.simulate_cmd import positive
 from imx.run import job
-from imx.run.view import render
+from imx.run.view import SUMMARY_WIDTH, render
 from imx.settings import Settings
 from imx.signals import interrupt_on_signals
 
@@ -33,5 +33,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     console = Console(file=SafeStream(sys.stdout))  # type: ignore[arg-type]
     with job_failures("imx run"), interrupt_on_signals():
         final = job.run(settings, args.duration, console, progress)
-        console.print(render(final, title="imx run: summary", window="whole run"))
+        summary = render(final, title="imx run: summary", window="whole run")
+        console.print(summary, width=None if console.is_terminal else SUMMARY_WIDTH)
     return EXIT_OK

@@ -25,6 +25,8 @@ from imx.run.figures import (
 
 #: Plain progress lines stay narrower than this, so a log viewer does not wrap them.
 PLAIN_WIDTH = 160
+#: Width of the final summary when stdout is not a terminal (a log): no header wraps at it.
+SUMMARY_WIDTH = 120
 #: At most this many names of silent units are spelt out in a plain line; the rest are counted.
 SILENT_NAMED = 2
 
@@ -153,7 +155,7 @@ def _levels(figures: Figures, window: str) -> Table:
         caption_justify="left",
         min_width=60,
     )
-    table.add_column("level", style="bold")
+    table.add_column("level", style="bold", no_wrap=True, min_width=len("INTERNATIONAL"))
     table.add_column("deliveries", justify="right")
     table.add_column("per s", justify="right")
     table.add_column("latency p50", justify="right")
@@ -182,15 +184,15 @@ def _levels(figures: Figures, window: str) -> Table:
 
 def _directorates(figures: Figures, window: str) -> Table:
     table = Table(
-        title=f"per police directorate (per second: {window})",
+        title=f"per police directorate (units: its LOCAL units; per second: {window})",
         title_justify="left",
         caption="delivered to it: deliveries to the directorate counted once per routing rule "
         "that chose it (imx_deliveries_total)",
         caption_justify="left",
         min_width=60,
     )
-    table.add_column("directorate", style="bold")
-    table.add_column("LOCAL units", justify="right")
+    table.add_column("directorate", style="bold", no_wrap=True)
+    table.add_column("units", justify="right")
     table.add_column("reports in", justify="right")
     table.add_column("in per s", justify="right")
     table.add_column("delivered to it", justify="right")

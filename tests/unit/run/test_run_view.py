@@ -111,6 +111,13 @@ def test_a_narrow_console_does_not_break_the_view(width):
     assert "imx run" in _text(_figures(), width=width)
 
 
+def test_at_80_columns_levels_directorates_and_counts_stay_whole():
+    rows = _rows(_text(_figures(), width=80))
+    assert rows["INTERNATIONAL"][0] == "0"
+    assert rows["NATIONAL"][0] == "92"
+    assert rows["pd-sremska-mitrovica"][0] == "5"
+
+
 def test_the_plain_lines_carry_flow_timing_directorates_and_health():
     figures = _figures()
     lines = progress_line(figures).splitlines()
