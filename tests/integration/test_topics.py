@@ -90,4 +90,7 @@ def test_ensure_fails_clearly_without_a_broker(cli_env: dict[str, str]) -> None:
     env = {**cli_env, "IMX_BOOTSTRAP": "127.0.0.1:1", "IMX_REQUEST_TIMEOUT_S": "3"}
     out = run_imx(["topics", "ensure"], env, timeout=60)
     assert out.returncode == 1
-    assert "cannot ensure topics at 127.0.0.1:1" in out.stderr
+    assert out.stderr.splitlines() == [
+        "imx: ensuring the topics: no Kafka broker answers at 127.0.0.1:1 (IMX_BOOTSTRAP); "
+        "start the local one with 'imx kafka up'"
+    ], "one line, with no client log lines around it"
