@@ -75,6 +75,11 @@ class Settings(BaseSettings):
         """Storage, configuration and logs of the local broker."""
         return self.home / "kafka"
 
+    @property
+    def secrets_dir(self) -> Path:
+        """The CA, the broker's key and certificate and the principals' passwords (0700)."""
+        return self.home / "secrets"
+
     def as_env(self) -> dict[str, str]:
         """These settings as ``IMX_*`` variables: the one way they reach a child process.
 

@@ -16,6 +16,7 @@ from imx.cli import (
     read_cmds,
     run_cmd,
     schemas_cmd,
+    security_cmd,
     simulate_cmd,
     topics_cmd,
     worker_cmd,
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate_cmd.register(commands)
     run_cmd.register(commands)
     bench_cmd.register(commands)
+    security_cmd.register(commands)
     return parser
 
 
