@@ -17,6 +17,7 @@ from imx.kafka.topology import Topology
 from imx.registry import load_registry
 from imx.settings import Settings
 from tests.support.kafka import broker
+from tests.support.secured import SecuredBroker, secured_broker
 
 TIERS = ("unit", "integration", "e2e")
 
@@ -40,6 +41,13 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except Exception as exc:  # noqa: BLE001 - turned into a loud failure with the reason
             pytest.fail(f"no Kafka broker for the integration tests: {exc}", pytrace=False)
         yield bootstrap
+
+
+@pytest.fixture(scope="session")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredBroker]:
+    """A secured broker of its own (CONTRACT.md 10), for the security tests only."""
+    with secured_broker(tmp_path_factory.mktemp("secured")) as broker_:
+        yield broker_
 
 
 @pytest.fixture

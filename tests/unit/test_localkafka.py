@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import stat
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from imx.kafka import localbroker
+from imx.security import secrets
 
 pytestmark = pytest.mark.unit
 
@@ -31,3 +34,26 @@ def test_random_cluster_ids_have_kafkas_form() -> None:
         assert set(cluster_id) <= set(
             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
         )
+
+
+def test_the_secured_configuration_exposes_only_a_sasl_ssl_listener(tmp_path: Path) -> None:
+    secrets.init(tmp_path / "secrets", ["admin"])
+    home = localbroker.BrokerHome(tmp_path / "kafka")
+    security = localbroker.Security(tmp_path / "secrets")
+    localbroker._write_config(home, 9092, 9093, security)
+    props = dict(
+        line.split("=", 1) for line in home.properties.read_text().splitlines() if "=" in line
+    )
+    assert props["advertised.listeners"] == "CLIENT://127.0.0.1:9092"
+    assert props["listener.security.protocol.map"] == "CLIENT:SASL_SSL,CONTROLLER:SSL"
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert props["authorizer.class.name"].endswith("StandardAuthorizer")
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"] == "User:admin;User:CN=imx broker,O=imx"
+    assert props["connections.max.reauth.ms"] == "600000"
+    assert props["listener.name.controller.ssl.client.auth"] == "required"
+    assert "PLAINTEXT" not in props["listener.security.protocol.map"]
+    assert stat.S_IMODE(home.properties.stat().st_mode) == 0o600  # it holds admin's password
+    plain = localbroker.BrokerHome(tmp_path / "plain")
+    localbroker._write_config(plain, 9092, 9093, localbroker.Security(None))
+    assert "advertised.listeners=PLAINTEXT://127.0.0.1:9092" in plain.properties.read_text()

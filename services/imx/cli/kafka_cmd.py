@@ -6,8 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from imx.cli import security_cmd
 from imx.cli.common import EXIT_FAILURE, EXIT_OK, CliError, progress
 from imx.kafka import localbroker
+from imx.security import secrets
 from imx.settings import DEFAULT_KAFKA_PORT, Settings
 
 
@@ -17,6 +19,11 @@ def register(commands: Any) -> None:
     up = sub.add_parser("up", help="start the broker in the background; returns when it serves")
     up.add_argument("--dir", type=Path, help="broker home (default: $IMX_HOME/kafka)")
     up.add_argument("--port", type=int, default=DEFAULT_KAFKA_PORT, help="listener port")
+    up.add_argument(
+        "--insecure",
+        action="store_true",
+        help="plaintext client listener, no authentication, no ACLs (default: SASL_SSL)",
+    )
     up.set_defaults(handler=_up)
     for name, handler, text in (
         ("down", _down, "stop the broker cleanly"),
@@ -33,8 +40,20 @@ def _home(args: argparse.Namespace, settings: Settings) -> Path:
 
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
+    folder = None
+    if not args.insecure:
+        folder = settings.secrets_dir
+        names = [p.name for p in security_cmd.table(settings)]
+        try:
+            created = secrets.init(folder, names).created  # creates only what is missing
+        except secrets.SecretsError as exc:
+            raise CliError(str(exc)) from exc
+        if created:
+            progress(f"created {len(created)} secret(s) in {folder} (imx security init)")
     try:
-        bootstrap = localbroker.up(_home(args, settings), args.port, settings.jar_cache, progress)
+        bootstrap = localbroker.up(
+            _home(args, settings), args.port, settings.jar_cache, progress, secrets=folder
+        )
     except localbroker.LocalKafkaError as exc:
         raise CliError(str(exc)) from exc
     print(f"bootstrap={bootstrap}", flush=True)
@@ -50,7 +69,8 @@ def _down(args: argparse.Namespace, settings: Settings) -> int:
 def _status(args: argparse.Namespace, settings: Settings) -> int:
     state = localbroker.status(_home(args, settings))
     if state.serving:
-        print(f"serving bootstrap={state.bootstrap} pid={state.pid}")
+        how = "SASL_SSL" if state.secured else "PLAINTEXT"
+        print(f"serving bootstrap={state.bootstrap} pid={state.pid} security={how}")
         return EXIT_OK
     if state.running:
         print(f"running pid={state.pid} but not serving at {state.bootstrap}")

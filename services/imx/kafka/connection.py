@@ -130,6 +130,7 @@ class Connection:
         if self.security_protocol == "PLAINTEXT":
             return None
         context: ssl.SSLContext = create_ssl_context(cafile=str(self.ca_file))
+        context.minimum_version = ssl.TLSVersion.TLSv1_2  # CONTRACT.md section 10
         return context
 
     def _client_options(self) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -25,6 +26,8 @@ from pathlib import Path
 
 from imx.kafka import reading
 from imx.kafka.connection import Connection
+from imx.security.principals import ADMIN
+from imx.security.secrets import BROKER_SSL_PRINCIPAL, SecretsDir, SecretsError
 from imx.settings import REPO_ROOT
 
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
@@ -70,6 +73,19 @@ class BrokerHome:
     def bootstrap_file(self) -> Path:
         return self.root / "bootstrap"
 
+    @property
+    def security_file(self) -> Path:
+        """Whether the storage was formatted secured, and where its secrets are (JSON)."""
+        return self.root / "security.json"
+
+    def read_security(self) -> Security | None:
+        try:
+            found = json.loads(self.security_file.read_text())
+        except (OSError, ValueError):
+            return None
+        secrets_dir = found.get("secrets")
+        return Security(Path(secrets_dir)) if secrets_dir else Security(None)
+
     def read_pid(self) -> int | None:
         try:
             return int(self.pidfile.read_text().strip())
@@ -93,11 +109,34 @@ class BrokerHome:
 
 
 @dataclass(frozen=True)
+class Security:
+    """How the broker's client listener is secured: ``secrets`` None means plaintext."""
+
+    secrets: Path | None
+
+    @property
+    def secured(self) -> bool:
+        return self.secrets is not None
+
+    def admin_connection(self, bootstrap: str) -> Connection:
+        """How imx itself reaches this broker: as ``admin`` when secured."""
+        if self.secrets is None:
+            return Connection(bootstrap)
+        folder = SecretsDir(self.secrets)
+        try:
+            password = folder.password(ADMIN)
+        except SecretsError as exc:
+            raise LocalKafkaError(str(exc)) from exc
+        return Connection(bootstrap, "SASL_SSL", ADMIN, password, folder.ca_cert)
+
+
+@dataclass(frozen=True)
 class Status:
     running: bool
     serving: bool
     pid: int | None
     bootstrap: str | None
+    secured: bool = False
 
 
 def kafka_version(pom: Path = POM) -> str:
@@ -216,36 +255,89 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
-def _write_config(home: BrokerHome, port: int, controller_port: int) -> None:
-    home.logs.mkdir(parents=True, exist_ok=True)
-    home.properties.write_text(
-        "\n".join(
-            [
-                "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
-                f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
-                "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                "inter.broker.listener.name=PLAINTEXT",
-                f"log.dirs={home.data}",
-                # Topics come only from `imx topics ensure`, never from broker defaults.
-                "auto.create.topics.enable=false",
-                "num.partitions=1",
-                "offsets.topic.replication.factor=1",
-                "offsets.topic.num.partitions=10",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "transaction.state.log.num.partitions=10",
-                "share.coordinator.state.topic.replication.factor=1",
-                "share.coordinator.state.topic.min.isr=1",
-                "group.initial.rebalance.delay.ms=0",
-                "message.max.bytes=1048588",
-                "",
-            ]
-        )
+def _listener_config(
+    home: BrokerHome, port: int, controller_port: int, security: Security
+) -> list[str]:
+    """The listeners: plaintext as before, or secured (CONTRACT.md section 10).
+
+    Secured, clients see one listener, CLIENT (SASL_SSL, SCRAM-SHA-512), which is also the
+    inter-broker listener: the broker talks to itself as ``admin``, whose SCRAM credential the
+    storage format bootstraps. The CONTROLLER listener binds loopback, is never advertised, and
+    speaks mutual TLS: only a holder of a certificate from the local CA (the broker's own) gets
+    in, as the super user named by its subject. No plaintext listener exists, so no anonymous
+    super user either; a PLAINTEXT controller would have needed ``User:ANONYMOUS`` as a super
+    user, and anyone on the machine could have sent it admin requests (KIP-919).
+    """
+    if security.secrets is None:
+        return [
+            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+            "controller.listener.names=CONTROLLER",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name=PLAINTEXT",
+        ]
+    folder = SecretsDir(security.secrets)
+    password = folder.password(ADMIN).get_secret_value()
+    jaas = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required"
+        f' username="{ADMIN}" password="{password}";'
     )
+    return [
+        f"listeners=CLIENT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        f"advertised.listeners=CLIENT://127.0.0.1:{port}",
+        "controller.listener.names=CONTROLLER",
+        "listener.security.protocol.map=CLIENT:SASL_SSL,CONTROLLER:SSL",
+        "inter.broker.listener.name=CLIENT",
+        "sasl.enabled.mechanisms=SCRAM-SHA-512",
+        "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+        f"listener.name.client.scram-sha-512.sasl.jaas.config={jaas}",
+        "listener.name.controller.ssl.client.auth=required",
+        # Kafka's PEM key store: one file with the PKCS#8 key and the certificate chain.
+        "ssl.keystore.type=PEM",
+        f"ssl.keystore.location={folder.broker_pem}",
+        "ssl.truststore.type=PEM",
+        f"ssl.truststore.location={folder.ca_cert}",
+        "ssl.enabled.protocols=TLSv1.3,TLSv1.2",
+        "ssl.endpoint.identification.algorithm=https",
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found=false",
+        f"super.users=User:{ADMIN};User:{BROKER_SSL_PRINCIPAL}",
+        # A revoked or rotated password stops working on open connections within 10 minutes.
+        "connections.max.reauth.ms=600000",
+    ]
+
+
+def _write_config(home: BrokerHome, port: int, controller_port: int, security: Security) -> None:
+    home.logs.mkdir(parents=True, exist_ok=True)
+    listeners = _listener_config(home, port, controller_port, security)
+    # Secured, the file holds admin's password (for the inter-broker listener): owner only.
+    home.properties.unlink(missing_ok=True)
+    fd = os.open(home.properties, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
+                    *listeners,
+                    f"log.dirs={home.data}",
+                    # Topics come only from `imx topics ensure`, never from broker defaults.
+                    "auto.create.topics.enable=false",
+                    "num.partitions=1",
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=10",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "transaction.state.log.num.partitions=10",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "message.max.bytes=1048588",
+                    "",
+                ]
+            )
+        )
     home.log4j.write_text(
         "\n".join(
             [
@@ -289,8 +381,17 @@ def _java_argv(java: str, home: BrokerHome, jars: list[Path], main: str) -> list
     ]
 
 
-def _format_storage(java: str, home: BrokerHome, jars: list[Path]) -> None:
+def _format_storage(java: str, home: BrokerHome, jars: list[Path], security: Security) -> None:
+    """Format the storage once; secured, bootstrap admin's SCRAM credential with it."""
     if home.cluster_id() is not None:
+        formatted = home.read_security() or Security(None)
+        if formatted.secured != security.secured:
+            was, want = ("secured", "--insecure") if formatted.secured else ("plaintext", "secured")
+            msg = (
+                f"the broker storage in {home.data} was formatted {was}; it cannot be started"
+                f" {want}: remove {home.root} (its data goes) or start it as it was"
+            )
+            raise LocalKafkaError(msg)
         return
     cluster_id = _cluster_id()
     argv = [
@@ -300,10 +401,16 @@ def _format_storage(java: str, home: BrokerHome, jars: list[Path]) -> None:
         "-c",
         str(home.properties),
     ]
+    if security.secrets is not None:
+        password = SecretsDir(security.secrets).password(ADMIN).get_secret_value()
+        argv += ["--add-scram", f'SCRAM-SHA-512=[name={ADMIN},password="{password}"]']
     out = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)  # noqa: S603
     if out.returncode != 0:
         msg = f"formatting KRaft storage in {home.data} failed:\n{out.stdout}{out.stderr}"
         raise LocalKafkaError(msg)
+    home.security_file.write_text(
+        json.dumps({"secrets": str(security.secrets) if security.secrets else None})
+    )
 
 
 def _cluster_id() -> str:
@@ -320,9 +427,10 @@ def _cluster_id() -> str:
             return cluster_id
 
 
-def serves(bootstrap: str, timeout_s: float = 5.0) -> bool:
-    """True when the (plaintext) local broker at ``bootstrap`` answers a metadata request."""
-    return reading.serves(Connection(bootstrap), timeout_s)
+def serves(bootstrap: str, timeout_s: float = 5.0, security: Security | None = None) -> bool:
+    """True when the broker at ``bootstrap`` answers a metadata request (as admin if secured)."""
+    connection = (security or Security(None)).admin_connection(bootstrap)
+    return reading.serves(connection, timeout_s)
 
 
 def status(root: Path) -> Status:
@@ -330,7 +438,9 @@ def status(root: Path) -> Status:
     pid = home.read_pid()
     bootstrap = home.read_bootstrap()
     running = _alive(pid)
-    return Status(running, running and bootstrap is not None and serves(bootstrap), pid, bootstrap)
+    security = home.read_security()
+    serving = running and bootstrap is not None and serves(bootstrap, security=security)
+    return Status(running, serving, pid, bootstrap, security is not None and security.secured)
 
 
 def up(
@@ -339,11 +449,27 @@ def up(
     jar_cache: Path,
     progress: Progress,
     ready_timeout_s: float = READY_TIMEOUT_S,
+    *,
+    secrets: Path | None = None,
 ) -> str:
-    """Start the broker in the background unless it already serves; return its bootstrap address."""
+    """Start the broker in the background unless it already serves; return its bootstrap address.
+
+    With ``secrets`` (a folder ``imx security init`` made) the broker is secured (CONTRACT.md
+    section 10); without, its client listener is plaintext.
+    """
     home = BrokerHome(root)
+    security = Security(secrets)
+    if secrets is not None:
+        try:
+            SecretsDir(secrets).check()
+        except SecretsError as exc:
+            raise LocalKafkaError(str(exc)) from exc
     current = status(root)
     if current.serving and current.bootstrap:
+        if current.secured != security.secured:
+            how = "secured" if current.secured else "plaintext"
+            msg = f"Kafka already serves {how} at {current.bootstrap}: run 'imx kafka down' first"
+            raise LocalKafkaError(msg)
         progress(f"Kafka already serves at {current.bootstrap} (pid {current.pid})")
         return current.bootstrap
     if current.running:
@@ -358,8 +484,11 @@ def up(
     java, _ = check_prerequisites()
     jars = resolve_jars(jar_cache, progress)
     controller_port = free_port()
-    _write_config(home, port, controller_port)
-    _format_storage(java, home, jars)
+    try:
+        _write_config(home, port, controller_port, security)
+        _format_storage(java, home, jars, security)
+    except SecretsError as exc:
+        raise LocalKafkaError(str(exc)) from exc
     bootstrap = f"127.0.0.1:{port}"
     stdout = (home.logs / "stdout.log").open("ab")
     with stdout:
@@ -381,8 +510,9 @@ def up(
         if proc.poll() is not None:
             msg = f"Kafka exited with code {proc.returncode} while starting:\n{_log_tail(home)}"
             raise LocalKafkaError(msg)
-        if serves(bootstrap, timeout_s=3.0):
-            progress(f"Kafka serves at {bootstrap}")
+        if serves(bootstrap, timeout_s=3.0, security=security):
+            how = " (SASL_SSL, SCRAM-SHA-512, ACLs enforced)" if security.secured else ""
+            progress(f"Kafka serves at {bootstrap}{how}")
             return bootstrap
         time.sleep(0.5)
     stop(root)

@@ -35,6 +35,8 @@ from pydantic import SecretStr
 CA_DAYS = 3650
 BROKER_DAYS = 825
 BROKER = "broker"  # --rotate broker reissues the broker's key and certificate
+#: The broker certificate's subject as Kafka's SSL principal builder names it (RFC 2253).
+BROKER_SSL_PRINCIPAL = "CN=imx broker,O=imx"
 DEFAULT_HOSTS = ("localhost", "127.0.0.1")
 _LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 CredsFormat = Literal["env", "librdkafka", "java"]
@@ -298,7 +300,13 @@ def _broker_certificate(
             ),
             critical=True,
         )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        # clientAuth too: the broker presents it to its own controller listener (mutual TLS).
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
         .add_extension(x509.SubjectAlternativeName(san), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
