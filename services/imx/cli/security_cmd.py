@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+import time
 from typing import Any
 
-from imx.cli.common import EXIT_OK, EXIT_USAGE, CliError
+from imx.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
+from imx.kafka.connection import ConnectionSettingsError
 from imx.kafka.topology import Topology
 from imx.registry import RegistryError, load_registry
+from imx.security import apply as apply_
 from imx.security import secrets
-from imx.security.principals import Principal, principals
+from imx.security.identity import connection_as
+from imx.security.principals import ADMIN, Principal, principals
 from imx.settings import Settings
 
 
@@ -31,6 +36,13 @@ def register(commands: Any) -> None:
         help=f"replace this principal's password (or '{secrets.BROKER}': its key and certificate)",
     )
     init.set_defaults(handler=_init)
+    apply = sub.add_parser(
+        "apply", help="make the broker's SCRAM users and ACLs equal to the principal table"
+    )
+    apply.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 when there is a difference"
+    )
+    apply.set_defaults(handler=_apply)
     creds = sub.add_parser("creds", help="print a principal's client settings (contains secrets)")
     creds.add_argument("principal")
     creds.add_argument("--format", choices=["env", "librdkafka", "java"], default="env")
@@ -65,6 +77,39 @@ def _init(args: argparse.Namespace, settings: Settings) -> int:
     )
     if result.rotated:
         print("run 'imx security apply' so the broker takes the new secrets", file=sys.stderr)
+    return EXIT_OK
+
+
+def _apply(args: argparse.Namespace, settings: Settings) -> int:
+    principals_ = table(settings)
+    started = time.monotonic()
+    try:
+        connection = connection_as(settings, ADMIN)
+        outcome = asyncio.run(
+            apply_.apply(
+                connection,
+                principals_,
+                settings.secrets_dir,
+                check=args.check,
+                timeout_s=settings.request_timeout_s,
+            )
+        )
+    except (apply_.ApplyError, secrets.SecretsError, ConnectionSettingsError) as exc:
+        raise CliError(str(exc)) from exc
+    except Exception as exc:  # aiokafka's errors share no common base class
+        msg = f"cannot apply users and ACLs at {settings.bootstrap}: {exc}"
+        raise CliError(msg) from exc
+    for line in outcome.plan.lines():
+        print(line)
+    elapsed = time.monotonic() - started
+    if outcome.plan.empty:
+        print(f"nothing to change ({elapsed:.2f}s)")
+        return EXIT_OK
+    count = len(outcome.plan.lines())
+    if args.check:
+        print(f"{count} difference(s); run 'imx security apply' to make them")
+        return EXIT_FAILURE
+    print(f"{count} change(s) applied ({elapsed:.2f}s)")
     return EXIT_OK
 
 

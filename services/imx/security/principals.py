@@ -27,9 +27,27 @@ from typing import Literal
 from imx.kafka.topology import Topology
 from imx.registry import Registry
 
-ResourceType = Literal["TOPIC", "GROUP", "TRANSACTIONAL_ID"]
+#: What the table grants uses TOPIC/GROUP/TRANSACTIONAL_ID and ALL/READ/WRITE/DESCRIBE, ALLOW;
+#: the wider names let ``apply`` represent (and remove) whatever else a managed principal holds.
+ResourceType = Literal["TOPIC", "GROUP", "TRANSACTIONAL_ID", "CLUSTER", "DELEGATION_TOKEN", "USER"]
 PatternType = Literal["LITERAL", "PREFIXED"]
-Operation = Literal["ALL", "READ", "WRITE", "DESCRIBE"]
+Operation = Literal[
+    "ALL",
+    "READ",
+    "WRITE",
+    "DESCRIBE",
+    "CREATE",
+    "DELETE",
+    "ALTER",
+    "CLUSTER_ACTION",
+    "DESCRIBE_CONFIGS",
+    "ALTER_CONFIGS",
+    "IDEMPOTENT_WRITE",
+    "CREATE_TOKENS",
+    "DESCRIBE_TOKENS",
+    "TWO_PHASE_COMMIT",
+]
+Permission = Literal["ALLOW", "DENY"]
 
 ADMIN = "admin"
 WORKER = "svc-worker"
@@ -50,7 +68,7 @@ class AclEntry:
     pattern: PatternType
     name: str
     operation: Operation
-    permission: Literal["ALLOW"] = "ALLOW"
+    permission: Permission = "ALLOW"
     host: str = "*"
 
     @property

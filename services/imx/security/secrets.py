@@ -196,7 +196,7 @@ def init(
     _private_dir(root)
     _private_dir(folder.passwords)
     for path, data in writes.items():
-        _write_private(path, data)
+        write_private(path, data)
     return result
 
 
@@ -322,7 +322,7 @@ def _private_dir(path: Path) -> None:
     path.chmod(0o700)
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.unlink(missing_ok=True)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

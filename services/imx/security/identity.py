@@ -1,0 +1,43 @@
+"""Which principal a command of imx acts as (CONTRACT.md section 10).
+
+When no user is set (``IMX_SASL_USERNAME``) and ``$IMX_HOME/secrets`` exists, a command acts as
+its default principal over SASL_SSL with the local CA: ``imx publish --unit U`` and ``imx tail U``
+as ``unit-U``, ``imx dlq`` as ``ops``, ``imx worker`` as ``svc-worker``, ``imx gateway`` as
+``svc-gateway``, provisioning commands as ``admin``. Settings given explicitly always win,
+including ``IMX_SECURITY_PROTOCOL=PLAINTEXT``.
+"""
+
+from __future__ import annotations
+
+from imx.kafka.connection import Connection
+from imx.security.secrets import SecretsDir
+from imx.settings import Settings
+
+
+def uses_local_secrets(settings: Settings) -> bool:
+    explicit = settings.model_fields_set & {"sasl_username", "security_protocol"}
+    return not explicit and settings.secrets_dir.is_dir()
+
+
+def settings_as(settings: Settings, principal: str) -> Settings:
+    """``settings`` acting as ``principal`` when the local secrets apply, else unchanged.
+
+    Raises ``SecretsError`` (one line, naming the path and the fix) when the secrets folder is
+    unsafe, or when it holds no password for ``principal``.
+    """
+    if not uses_local_secrets(settings):
+        return settings
+    folder = SecretsDir(settings.secrets_dir)
+    password = folder.password(principal)  # checks the folder's permissions first
+    return settings.model_copy(
+        update={
+            "security_protocol": "SASL_SSL",
+            "sasl_username": principal,
+            "sasl_password": password,
+            "ssl_cafile": folder.ca_cert,
+        }
+    )
+
+
+def connection_as(settings: Settings, principal: str) -> Connection:
+    return Connection.from_settings(settings_as(settings, principal))
