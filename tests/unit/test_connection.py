@@ -68,6 +68,15 @@ def test_a_secured_connection_names_the_setting_it_lacks() -> None:
         Connection.from_settings(
             Settings(security_protocol="SASL_SSL", sasl_username="u", sasl_password="p")  # noqa: S106
         )
+    with pytest.raises(ConnectionSettingsError, match="IMX_SSL_CAFILE=/nonexistent: no such file"):
+        Connection.from_settings(
+            Settings(
+                security_protocol="SASL_SSL",
+                sasl_username="u",
+                sasl_password="p",  # noqa: S106
+                ssl_cafile=Path("/nonexistent"),
+            )
+        )
 
 
 def test_settings_reach_a_child_process_whole_and_only_as_set(tmp_path: Path) -> None:

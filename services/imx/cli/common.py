@@ -12,7 +12,7 @@ from typing import TextIO
 
 from aiokafka.errors import KafkaConnectionError
 
-from imx.kafka import localbroker, reading
+from imx.kafka import diagnose, localbroker, reading
 from imx.kafka.connection import Connection
 from imx.settings import Settings
 
@@ -121,12 +121,22 @@ def check_local_broker(root: Path, connection: Connection) -> None:
 
 
 def kafka_failure(doing: str, connection: Connection, exc: Exception) -> CliError:
-    """One line for a Kafka client's failure; an unreachable broker is said in words."""
+    """One line for a Kafka client's failure, with the cause a failed bootstrap hides.
+
+    aiokafka says "Unable to bootstrap" whether nothing listens, the broker wants TLS, its
+    certificate is not trusted or the password is wrong; ``diagnose.cause`` tries once more
+    and names which (and the setting to fix).
+    """
     if isinstance(exc, KafkaConnectionError):
-        return CliError(
-            f"{doing}: no Kafka broker answers at {connection.bootstrap} (IMX_BOOTSTRAP); "
-            "start the local one with 'imx kafka up'"
+        found = (
+            asyncio.run(diagnose.cause(connection)) if diagnose.is_bootstrap_failure(exc) else None
         )
+        if found is None or found.startswith("nothing listens"):
+            return CliError(
+                f"{doing}: no Kafka broker answers at {connection.bootstrap} (IMX_BOOTSTRAP); "
+                "start the local one with 'imx kafka up'"
+            )
+        return CliError(f"{doing}: {found}")
     return CliError(f"{doing} at {connection.bootstrap} failed: {exc!r}")
 
 
@@ -148,3 +158,14 @@ def job_failures(name: str) -> Iterator[None]:
     except Exception as exc:  # aiokafka's errors share no common base class
         msg = f"{name} failed: {exc!r}"
         raise CliError(msg) from exc
+
+
+def acting_as(settings: Settings, principal: str) -> Settings:
+    """``settings`` for a command that acts as ``principal`` by default (CONTRACT.md 10)."""
+    from imx.security.identity import settings_as  # noqa: PLC0415 - keeps this module light
+    from imx.security.secrets import SecretsError  # noqa: PLC0415
+
+    try:
+        return settings_as(settings, principal)
+    except SecretsError as exc:
+        raise CliError(str(exc)) from exc

@@ -16,15 +16,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from imx.cli.common import EXIT_OK, EXIT_USAGE, CliError, connect, kafka_failure, progress
+from aiokafka.errors import TopicAuthorizationFailedError
+
+from imx.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    acting_as,
+    connect,
+    kafka_failure,
+    progress,
+)
 from imx.kafka.connection import Connection
 from imx.kafka.publisher import ReportPublisher
+from imx.kafka.reading import denied_message
 from imx.kafka.topology import Topology
 from imx.registry import Registry, load_registry
 from imx.schema.codec import EncodingError, encode_report
 from imx.schema.jsonform import JsonFormError, from_json
 from imx.schema.loader import SchemaSet, load_schemas
 from imx.schema.validation import check_clock, validate_report
+from imx.security.principals import unit_principal
 from imx.settings import Settings
 
 
@@ -72,6 +84,7 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
             msg = f"{bad} invalid line{'s' if bad != 1 else ''}; nothing was published"
             raise CliError(msg, EXIT_USAGE)
     topology = Topology.from_settings(settings, registry.ids())
+    settings = acting_as(settings, unit_principal(args.unit))
     connection = connect(settings)
     try:
         asyncio.run(
@@ -79,6 +92,9 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
         )
     except CliError:
         raise
+    except TopicAuthorizationFailedError as exc:
+        topic = exc.args[0] if exc.args else topology.ingress(args.unit)
+        raise CliError(denied_message(connection, "WRITE", str(topic))) from exc
     except Exception as exc:  # aiokafka's errors share no common base class
         doing = f"publishing to {topology.ingress(args.unit)}"
         raise kafka_failure(doing, connection, exc) from exc

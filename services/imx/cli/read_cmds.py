@@ -10,7 +10,15 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from imx.cli.common import EXIT_OK, EXIT_USAGE, CliError, connect, kafka_failure, progress
+from imx.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    acting_as,
+    connect,
+    kafka_failure,
+    progress,
+)
 from imx.kafka.connection import Connection
 from imx.kafka.reading import read_topic
 from imx.kafka.schemastore import SchemaStore
@@ -19,6 +27,7 @@ from imx.registry import load_registry
 from imx.schema.codec import CodecError, decode_delivery
 from imx.schema.jsonform import delivery_to_json
 from imx.schema.loader import load_schemas
+from imx.security.principals import OPS, unit_principal
 from imx.settings import Settings
 
 DLQ_HEADERS = {
@@ -66,6 +75,7 @@ def _tail(args: argparse.Namespace, settings: Settings) -> int:
         msg = f"unknown unit {args.unit!r}: not in the registry"
         raise CliError(msg, EXIT_USAGE)
     topology = Topology.from_settings(settings, registry.ids())
+    settings = acting_as(settings, unit_principal(args.unit))
     schemas = load_schemas(settings.schemas_dir)
     connection = connect(settings)
     store = SchemaStore(connection, topology.schemas, schemas)
@@ -100,6 +110,7 @@ def _dlq(args: argparse.Namespace, settings: Settings) -> int:
     _check(args)
     registry = load_registry(settings.registry_path)
     topology = Topology.from_settings(settings, registry.ids())
+    settings = acting_as(settings, OPS)
 
     async def render(record: Any) -> str:
         item = dlq_record(record.headers, record.value)

@@ -13,12 +13,13 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from imx.cli.common import EXIT_OK, CliError, connect, kafka_failure, progress
+from imx.cli.common import EXIT_OK, CliError, acting_as, connect, kafka_failure, progress
 from imx.kafka.publisher import ReportPublisher
 from imx.kafka.reading import topic_partitions
 from imx.kafka.topology import Topology
 from imx.registry import load_registry
 from imx.schema.loader import load_schemas
+from imx.security.principals import GATEWAY
 from imx.settings import Settings
 from imx.signals import stop_on_signals
 from imx.simulator.generator import new_simulator
@@ -52,6 +53,8 @@ def register(commands: Any) -> None:
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    # Writes every LOCAL unit's ingress topic, as the gateway does for units without a client.
+    settings = acting_as(settings, GATEWAY)
     registry = load_registry(settings.registry_path)
     schemas = load_schemas(settings.schemas_dir)
     topology = Topology.from_settings(settings, registry.ids())
@@ -68,7 +71,9 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
 
     async def main() -> None:
         probe = topology.ingress(registry.local_units()[0].id)
-        await asyncio.wait_for(topic_partitions(connection, probe), settings.request_timeout_s)
+        await asyncio.wait_for(
+            topic_partitions(connection, probe, "WRITE"), settings.request_timeout_s
+        )
         stop = asyncio.Event()
         with stop_on_signals(stop):
             await publish_stream(

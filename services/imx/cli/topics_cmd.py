@@ -6,13 +6,14 @@ import argparse
 import asyncio
 from typing import Any
 
-from imx.cli.common import EXIT_FAILURE, EXIT_OK, CliError, connect, kafka_failure
+from imx.cli.common import EXIT_FAILURE, EXIT_OK, CliError, acting_as, connect, kafka_failure
 from imx.kafka.admin import EnsureResult, ensure_topics
 from imx.kafka.connection import Connection, started
 from imx.kafka.schemastore import SchemaStore
 from imx.kafka.topology import Topology
 from imx.registry import RegistryError, load_registry
 from imx.schema.loader import load_schemas, released_schemas
+from imx.security.principals import ADMIN
 from imx.settings import Settings
 
 
@@ -24,6 +25,7 @@ def register(commands: Any) -> None:
 
 
 def _ensure(_args: argparse.Namespace, settings: Settings) -> int:
+    settings = acting_as(settings, ADMIN)
     try:
         registry = load_registry(settings.registry_path)
     except RegistryError as exc:

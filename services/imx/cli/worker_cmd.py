@@ -24,9 +24,12 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     # Imported here: faust is heavy, and only this command needs it.
     import faust  # noqa: PLC0415
 
+    from imx.cli.common import acting_as  # noqa: PLC0415
     from imx.kafka.connection import Connection, ConnectionSettingsError  # noqa: PLC0415
+    from imx.security.principals import WORKER  # noqa: PLC0415
     from imx.worker.app import WorkerConfigError, build, prepare_state, pseudonym_key  # noqa: PLC0415
 
+    settings = acting_as(settings, WORKER)
     web_port = settings.web_port if args.web_port is None else args.web_port
     try:
         connection = Connection.from_settings(settings)

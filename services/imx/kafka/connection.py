@@ -111,6 +111,9 @@ class Connection:
             if value is None:
                 msg = f"IMX_SECURITY_PROTOCOL={self.security_protocol} needs {name}"
                 raise ConnectionSettingsError(msg)
+        if self.ca_file is not None and not self.ca_file.is_file():
+            msg = f"IMX_SSL_CAFILE={self.ca_file}: no such file (the CA's certificate, PEM)"
+            raise ConnectionSettingsError(msg)
 
     def with_bootstrap(self, bootstrap: str) -> Connection:
         return Connection(

@@ -57,9 +57,27 @@ async def read_topic(
                     return
 
 
-async def topic_partitions(connection: Connection, topic: str) -> list[TopicPartition]:
-    """Every partition of ``topic``; LookupError when the broker does not have the topic."""
-    (partitions,) = await _describe(connection, [topic])
+TOPIC_AUTHORIZATION_FAILED = 29
+
+
+class TopicDeniedError(LookupError):
+    """The broker's ACLs do not let this principal at the topic; the message names both."""
+
+
+def denied_message(connection: Connection, operation: str, topic: str) -> str:
+    who = connection.sasl_username or "an anonymous client"
+    return f"{who} may not {operation} topic {topic}: denied by the broker's ACLs"
+
+
+async def topic_partitions(
+    connection: Connection, topic: str, operation: str = "READ"
+) -> list[TopicPartition]:
+    """Every partition of ``topic``; LookupError when the broker does not have the topic.
+
+    ``TopicDeniedError`` (a LookupError) when the principal may not even describe it: the message
+    names the principal, ``operation`` (what the caller meant to do) and the topic.
+    """
+    (partitions,) = await _describe(connection, [topic], denied_as=operation)
     if not partitions:
         msg = f"topic {topic} does not exist: run 'imx topics ensure'"
         raise LookupError(msg)
@@ -80,10 +98,19 @@ async def assign_all(
     return partitions
 
 
-async def _describe(connection: Connection, topics: Sequence[str]) -> list[list[TopicPartition]]:
-    """The partitions of each of ``topics``, in order; an empty list for a missing topic."""
+async def _describe(
+    connection: Connection, topics: Sequence[str], denied_as: str | None = None
+) -> list[list[TopicPartition]]:
+    """The partitions of each of ``topics``, in order; an empty list for a missing topic.
+
+    With ``denied_as``, a topic the principal may not describe raises ``TopicDeniedError``.
+    """
     async with started(connection.admin(), connection.request_timeout_s) as admin:
         described = await admin.describe_topics(list(topics))
+    if denied_as is not None:
+        for topic in described:
+            if topic["error_code"] == TOPIC_AUTHORIZATION_FAILED:
+                raise TopicDeniedError(denied_message(connection, denied_as, topic["topic"]))
     by_name = {
         topic["topic"]: [
             TopicPartition(topic["topic"], p["partition"]) for p in topic["partitions"]

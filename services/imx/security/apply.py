@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from imx.kafka import reading
+from imx.kafka import diagnose, reading
 from imx.kafka.connection import Connection
 from imx.security import protocol
 from imx.security.plan import Plan, plan
@@ -146,7 +146,9 @@ async def apply(
     bootstrap = connection.bootstrap
     cluster = await reading.cluster_id(connection, timeout_s)
     if cluster is None:
-        msg = f"cannot reach the broker at {bootstrap} as {connection.sasl_username or 'anonymous'}"
+        who = connection.sasl_username or "anonymous"
+        why = await diagnose.cause(connection, timeout_s) or "no answer"
+        msg = f"cannot reach the broker at {bootstrap} as {who}: {why}"
         raise ApplyError(msg)
     admin = connection.admin()
     await asyncio.wait_for(admin.start(), timeout_s)
