@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 from pathlib import Path
 from typing import Any
 
 from imx.cli import security_cmd
 from imx.cli.common import EXIT_FAILURE, EXIT_OK, CliError, progress
 from imx.kafka import localbroker
-from imx.security import secrets
+from imx.security import apply, secrets
 from imx.settings import DEFAULT_KAFKA_PORT, Settings
 
 
@@ -41,9 +42,10 @@ def _home(args: argparse.Namespace, settings: Settings) -> Path:
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     folder = None
+    table = security_cmd.table(settings)
     if not args.insecure:
         folder = settings.secrets_dir
-        names = [p.name for p in security_cmd.table(settings)]
+        names = [p.name for p in table]
         try:
             created = secrets.init(folder, names).created  # creates only what is missing
         except secrets.SecretsError as exc:
@@ -56,6 +58,21 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
         )
     except localbroker.LocalKafkaError as exc:
         raise CliError(str(exc)) from exc
+    if folder is not None:
+        # Every start: the users and ACLs of the current registry (idempotent, ~0.5 s).
+        connection = localbroker.Security(folder).admin_connection(bootstrap)
+        try:
+            outcome = asyncio.run(
+                apply.apply(connection, table, folder, timeout_s=settings.request_timeout_s)
+            )
+        except (apply.ApplyError, secrets.SecretsError) as exc:
+            raise CliError(str(exc)) from exc
+        changes = len(outcome.plan.lines())
+        progress(
+            f"users and ACLs: {changes} change(s) applied"
+            if changes
+            else "users and ACLs: up to date"
+        )
     print(f"bootstrap={bootstrap}", flush=True)
     return EXIT_OK
 
