@@ -86,13 +86,21 @@ def broker(settings: Settings, teardown: Teardown, progress: Progress) -> Connec
     connection = Connection.from_settings(settings)
     bootstrap = connection.bootstrap
     port = _loopback_port(bootstrap)
+    home = settings.kafka_home.resolve()
+    formatted = localbroker.BrokerHome(home).read_security()
+    if port is not None and formatted is not None and formatted.secured:
+        msg = (
+            f"the local broker of {home} is a secured one (imx kafka up's default), and imx run "
+            "does not run on a secured broker yet: use another IMX_HOME, or 'imx kafka down', "
+            f"remove {home} and start it with 'imx kafka up --insecure'"
+        )
+        raise RunError(msg)
     if reading.serves(connection, timeout_s=5.0):
         progress(f"using the Kafka broker at {bootstrap}")
         return connection
     if port is None:
         msg = f"no Kafka broker answers at {bootstrap} (IMX_BOOTSTRAP)"
         raise RunError(msg)
-    home = settings.kafka_home.resolve()
     if not localbroker.status(home).running:
         # Registered before starting: an interrupted start must not leave a JVM behind.
         teardown.add(f"Kafka ({home})", lambda: localbroker.stop(home))

@@ -3,7 +3,12 @@
 CONTRACT.md section 10's table, written down once. Topic names carry the topology's prefix (empty
 in production); so do consumer-group prefixes, so that test runs stay apart on one broker.
 
-Two choices the table leaves open:
+Three choices the table leaves open:
+
+- The worker may READ what it WRITEs (every ``feed.*``, ``audit.disclosures``, ``dlq.ingress``):
+  its idempotent sink (``imx.worker.sink``) reads its own outputs back after a restart to know
+  what a replayed input already wrote. Without it a restarted worker would be refused at its
+  first replayed record and a recipient could see a delivery twice.
 
 - The worker's "every operation on the app id's prefix" is granted on ``<app>-`` (with the
   dash), plus the literal group ``<app>`` that faust's consumer joins. The bare prefix ``<app>``
@@ -138,6 +143,10 @@ def principals(registry: Registry, topology: Topology) -> list[Principal]:
                 AclEntry(WORKER, "TOPIC", "PREFIXED", t.feed(""), "WRITE"),
                 AclEntry(WORKER, "TOPIC", "LITERAL", t.audit, "WRITE"),
                 AclEntry(WORKER, "TOPIC", "LITERAL", t.dlq, "WRITE"),
+                # Read back by the idempotent sink after a restart (see the module's docstring).
+                AclEntry(WORKER, "TOPIC", "PREFIXED", t.feed(""), "READ"),
+                AclEntry(WORKER, "TOPIC", "LITERAL", t.audit, "READ"),
+                AclEntry(WORKER, "TOPIC", "LITERAL", t.dlq, "READ"),
                 AclEntry(WORKER, "TOPIC", "PREFIXED", app, "ALL"),
                 AclEntry(WORKER, "GROUP", "PREFIXED", app, "ALL"),
                 AclEntry(WORKER, "GROUP", "LITERAL", t.app, "ALL"),

@@ -68,7 +68,7 @@ def _expected(t: Topology, principal: str, kind: str, name: str, op: str) -> boo
             grant("TOPIC", n, "READ")
         grant("TOPIC", t.schemas, "READ")
         for n in {*feeds, t.audit, t.dlq}:
-            grant("TOPIC", n, "WRITE")
+            grant("TOPIC", n, "WRITE", "READ")  # READ: the idempotent sink reads its outputs back
         internal = name == t.app or name.startswith(f"{t.app}-")
         if internal and not (kind == "TOPIC" and name == t.app):
             grant(kind, name, *OPERATIONS)
