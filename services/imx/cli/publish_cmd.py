@@ -32,10 +32,10 @@ from imx.kafka.publisher import ReportPublisher
 from imx.kafka.reading import denied_message
 from imx.kafka.topology import Topology
 from imx.registry import Registry, load_registry
+from imx.schema.checks import check_lines
 from imx.schema.codec import EncodingError, encode_report
 from imx.schema.jsonform import JsonFormError, from_json
 from imx.schema.loader import SchemaSet, load_schemas
-from imx.schema.validation import check_clock, validate_report
 from imx.security.principals import unit_principal
 from imx.settings import Settings
 
@@ -119,44 +119,9 @@ def _checked(
     lines: list[tuple[int, str]], unit: str, registry: Registry, now: datetime, schemas: SchemaSet
 ) -> tuple[list[Outgoing], list[tuple[int, str]]]:
     """The encoded reports, or the errors as (line number, message), every line checked."""
-    outgoing: list[Outgoing] = []
-    errors: list[tuple[int, str]] = []
-    seen: dict[str, int] = {}
-    for number, text in lines:
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            errors.append((number, f"line {number}: not JSON: {exc.msg} at column {exc.colno}"))
-            continue
-        if not isinstance(obj, dict):
-            errors.append((number, f"line {number}: a report must be a JSON object"))
-            continue
-        try:
-            report = from_json(obj, schemas)
-        except JsonFormError as exc:
-            errors.append((number, f"line {number}: {exc}"))
-            continue
-        if report["reported_at"] is None:
-            report["reported_at"] = now
-        problems = [f"{v.field}: {v.detail} ({v.code})" for v in validate_report(report, registry)]
-        if report["reporting_unit"] != unit:
-            problems.append(
-                f"reporting_unit: {report['reporting_unit']!r} is not the publishing unit "
-                f"{unit!r} (SPOOFED_UNIT)"
-            )
-        skew = check_clock(report, now)
-        if skew is not None:
-            problems.append(f"{skew.field}: {skew.detail} ({skew.code})")
-        event_id = str(report["event_id"])
-        if event_id in seen:
-            problems.append(f"event_id: {event_id} already used on line {seen[event_id]}")
-        seen.setdefault(event_id, number)
-        if problems:
-            errors.extend((number, f"line {number}: {p}") for p in problems)
-            continue
-        value = encode_report(report, schemas)
-        outgoing.append(Outgoing(number, event_id.encode(), value, event_id, report["type"]))
-    return outgoing, errors
+    result = check_lines(lines, unit=unit, registry=registry, now=now, schemas=schemas)
+    outgoing = [Outgoing(r.line, r.key, r.value, r.event_id, r.type_name) for r in result.reports]
+    return outgoing, [(error.line, str(error)) for error in result.errors]
 
 
 def _unchecked(number: int, text: str, now: datetime, schemas: SchemaSet) -> Outgoing:
