@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from imx.cli import (
     bench_cmd,
+    gateway_cmd,
     kafka_cmd,
     publish_cmd,
     read_cmds,
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.register(commands)
     bench_cmd.register(commands)
     security_cmd.register(commands)
+    gateway_cmd.register(commands)
     return parser
 
 
