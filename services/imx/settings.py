@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     )
 
     request_timeout_s: float = Field(default=30.0, gt=0)
+    gateway_rate: float = Field(
+        default=50.0, gt=0, description="Gateway requests per second and unit (token bucket)."
+    )
+    gateway_burst: int = Field(default=100, ge=1, description="Gateway burst per unit.")
+    gateway_heartbeat_s: float = Field(
+        default=15.0, gt=0, description="Comment line on an idle gateway event stream every S s."
+    )
+    gateway_ack_timeout_s: float = Field(
+        default=10.0, gt=0, description="How long the gateway waits for the broker's ack: 503."
+    )
     session_timeout_s: float = Field(
         default=10.0,
         gt=0,

@@ -29,7 +29,7 @@ def register(commands: Any) -> None:
 
 
 def token_store(settings: Settings) -> TokenStore:
-    return TokenStore(settings.home / "secrets")
+    return TokenStore.of_home(settings.home)
 
 
 def _issue(args: argparse.Namespace, settings: Settings) -> int:

@@ -101,6 +101,11 @@ class TokenStore:
         self._seen: tuple[int, int] | None = None
         self._records: list[TokenRecord] = []
 
+    @classmethod
+    def of_home(cls, home: Path) -> TokenStore:
+        """The store of an ``$IMX_HOME``: ``secrets/`` beside the other secrets of imx."""
+        return cls(home / "secrets")
+
     def records(self) -> list[TokenRecord]:
         try:
             stat = self.path.stat()
