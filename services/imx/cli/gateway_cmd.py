@@ -1,21 +1,40 @@
-"""``imx gateway token issue|list|revoke``: the HTTP gateway's unit tokens (CONTRACT.md 11)."""
+"""``imx gateway [--host H] [--port P]`` and ``imx gateway token issue|list|revoke`` (CONTRACT 11).
+
+TLS is used when ``$IMX_HOME/secrets/`` holds the gateway's certificate and key
+(``gateway-cert.pem``, ``gateway-key.pem``, made from the imx CA by the security set-up). Without
+them the gateway serves plain HTTP, and only on a loopback address: bearer tokens must not cross
+a network in clear.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import socket
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from imx.cli.common import EXIT_OK, EXIT_USAGE, CliError, progress
+from imx.cli.common import EXIT_OK, EXIT_USAGE, CliError, connect, progress
 from imx.gateway.tokens import TokenError, TokenStore
 from imx.registry import load_registry
 from imx.settings import Settings
 
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8443
+CERT_FILE, KEY_FILE = "gateway-cert.pem", "gateway-key.pem"
+
 
 def register(commands: Any) -> None:
     gateway = commands.add_parser("gateway", help="the HTTP gateway and its unit tokens")
-    sub = gateway.add_subparsers(dest="gateway_command", required=True, metavar="ACTION")
+    gateway.add_argument("--host", default=DEFAULT_HOST, help=f"address (default {DEFAULT_HOST})")
+    gateway.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
+    )
+    gateway.set_defaults(handler=_serve)
+    sub = gateway.add_subparsers(dest="gateway_command", required=False, metavar="ACTION")
     token = sub.add_parser("token", help="issue, list or revoke unit tokens")
     actions = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     issue = actions.add_parser("issue", help="print a new token for a unit (shown only once)")
@@ -26,6 +45,76 @@ def register(commands: Any) -> None:
     revoke = actions.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("token_id", help="the id that 'imx gateway token list' shows")
     revoke.set_defaults(handler=_revoke)
+
+
+@dataclass(frozen=True)
+class Listen:
+    host: str
+    port: int
+    certfile: Path | None = None
+    keyfile: Path | None = None
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.certfile else "http"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}"
+
+
+def listen_plan(host: str, port: int, secrets_dir: Path) -> Listen:
+    """Where and how to serve; CliError for plain HTTP on an address other hosts can reach."""
+    if not 0 < port < 65536:
+        msg = f"--port {port} is not a TCP port"
+        raise CliError(msg, EXIT_USAGE)
+    certfile, keyfile = secrets_dir / CERT_FILE, secrets_dir / KEY_FILE
+    if certfile.is_file() and keyfile.is_file():
+        return Listen(host, port, certfile, keyfile)
+    if not _loopback(host):
+        msg = (
+            f"--host {host} is not a loopback address and there is no TLS certificate "
+            f"({certfile}): bearer tokens would cross the network in clear"
+        )
+        raise CliError(msg, EXIT_USAGE)
+    return Listen(host, port)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn  # noqa: PLC0415 - only the server needs it
+
+    from imx.gateway.app import create_app  # noqa: PLC0415 - nor the app
+
+    listen = listen_plan(args.host, args.port, TokenStore.of_home(settings.home).path.parent)
+    with socket.socket(socket.AF_INET6 if ":" in listen.host else socket.AF_INET) as probe:
+        try:
+            probe.bind((listen.host, listen.port))
+        except OSError as exc:
+            msg = f"cannot listen on {listen.host}:{listen.port}: {exc.strerror}"
+            raise CliError(msg) from exc
+    connection = connect(settings)
+    config = uvicorn.Config(
+        create_app(settings, connection),
+        host=listen.host,
+        port=listen.port,
+        ssl_certfile=listen.certfile,
+        ssl_keyfile=listen.keyfile,
+        log_level="warning",
+        access_log=False,
+        # Event streams never end by themselves: give them a moment, then close them.
+        timeout_graceful_shutdown=3,
+    )
+    print(f"url={listen.url}", flush=True)
+    progress(f"imx gateway serves at {listen.url} for the broker at {connection.bootstrap}")
+    uvicorn.Server(config).run()
+    return EXIT_OK
 
 
 def token_store(settings: Settings) -> TokenStore:

@@ -51,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    # The worker is a service and logs what its clients say; commands report failures themselves.
-    configure_logging(args.log_level, client_errors=args.command == "worker")
+    # The worker and the gateway are services and log what their clients say; commands
+    # report failures themselves.
+    configure_logging(args.log_level, client_errors=args.command in ("worker", "gateway"))
     try:
         settings = Settings()
         code: int = args.handler(args, settings)

@@ -255,11 +255,10 @@ class EventStream(Response):
         close: Callable[[], Awaitable[None]],
         metrics: GatewayMetrics,
     ) -> None:
-        super().__init__(
-            status_code=200,
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-            media_type=self.media_type,
-        )
+        # Not Response.__init__: it would declare the empty body's Content-Length (0).
+        self.status_code = 200
+        self.background = None
+        self.init_headers({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         self._events = events
         self._close = close
         self._metrics = metrics

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from imx.cli.common import CliError
+from imx.cli.gateway_cmd import listen_plan
 from imx.cli.main import main
 from imx.gateway.tokens import (
     FILE_NAME,
@@ -87,3 +89,19 @@ def test_the_command_line_issues_lists_and_revokes(
     assert capsys.readouterr().out.splitlines()[1].rsplit("\t", 1)[1] != "-"
     assert main(["gateway", "token", "revoke", "ffffffffffff"]) == 2
     assert main(["gateway", "token", "issue", "no-such-unit"]) == 2
+
+
+def test_plain_http_is_served_on_loopback_only(tmp_path: Path) -> None:
+    folder = tmp_path / "secrets"
+    assert listen_plan("127.0.0.1", 8443, folder).url == "http://127.0.0.1:8443"
+    assert listen_plan("::1", 8443, folder).url == "http://[::1]:8443"
+    assert listen_plan("localhost", 1, folder).certfile is None
+    for host in ("0.0.0.0", "10.1.2.3", "gateway.example"):  # noqa: S104
+        with pytest.raises(CliError, match="not a loopback address"):
+            listen_plan(host, 8443, folder)
+    folder.mkdir()
+    (folder / "gateway-cert.pem").write_text("cert")
+    (folder / "gateway-key.pem").write_text("key")
+    secured = listen_plan("0.0.0.0", 8443, folder)  # noqa: S104
+    assert secured.url == "https://0.0.0.0:8443"
+    assert secured.keyfile == folder / "gateway-key.pem"
