@@ -1,0 +1,367 @@
+"""The HTTP gateway end to end (CONTRACT.md section 11): a real broker, a real worker.
+
+Reports go in through ``POST /v1/reports``, the worker routes them, and every recipient reads
+its feed through ``GET /v1/feed`` with a real SSE client; what each stream shows is compared
+with what the broker holds on that unit's feed, record by record. One broker topic set, one
+worker and one gateway serve the whole module, to stay within a few minutes on two cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.admin import RecordsToDelete
+from pydantic import SecretStr
+
+from imx.gateway.app import create_app
+from imx.gateway.tokens import TokenStore
+from imx.kafka.admin import ensure_topics
+from imx.kafka.connection import Connection, started
+from imx.kafka.reading import read_to_end
+from imx.kafka.topology import Topology
+from imx.registry import load_registry
+from imx.settings import Settings
+from tests.support.gateway import FeedStream, serving
+from tests.support.reports import crossing, smuggling
+from tests.support.scenario import wait_until
+from tests.support.workers import running_worker
+
+pytestmark = pytest.mark.e2e
+
+DELIVERY_TIMEOUT_S = 60.0
+FEEDS = ("pd-vranje", "rc-mk", "gpd-bpd", "gpd-oc", "ps-bor", "bps-batrovci")
+LOAD_UNITS = {  # LOCAL units and a point near each
+    "bps-presevo": (42.30, 21.65),
+    "bps-rujan": (42.33, 21.56),
+    "ps-presevo": (42.309, 21.648),
+    "ps-vranje": (42.55, 21.9),
+    "bps-batrovci": (45.055, 19.11),
+}
+
+
+@dataclass
+class Deployment:
+    settings: Settings
+    connection: Connection
+    topology: Topology
+    base: str
+    tokens: dict[str, str]
+
+    def auth(self, unit: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[unit]}"}
+
+    def post(self, unit: str, *reports: dict[str, Any], ndjson: bool = False) -> httpx.Response:
+        if ndjson or len(reports) != 1:
+            body = "".join(json.dumps(r) + "\n" for r in reports)
+            kind = "application/x-ndjson"
+        else:
+            body, kind = json.dumps(reports[0]), "application/json"
+        return httpx.post(
+            f"{self.base}/v1/reports",
+            content=body,
+            headers={**self.auth(unit), "Content-Type": kind},
+            timeout=30,
+        )
+
+    def stream(self, unit: str, **options: Any) -> FeedStream:
+        return FeedStream(self.base, self.tokens[unit], **options).start()
+
+    def feed(self, unit: str) -> dict[str, dict[str, Any]]:
+        """What the broker holds on ``feed.<unit>``: ``partition-offset`` → delivery_id."""
+        records = asyncio.run(read_to_end(self.connection, self.topology.feed(unit)))
+        return {f"{r.partition}-{r.offset}": r for r in records}
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    prefix = f"t{uuid.uuid4().hex[:10]}-"
+    home = tmp_path_factory.mktemp("gateway") / "home"
+    settings = Settings(
+        bootstrap=kafka_bootstrap,
+        topic_prefix=prefix,
+        home=home,
+        app_id=f"imx-{prefix.rstrip('-')}",
+        gateway_heartbeat_s=1.0,
+        gateway_burst=200,
+    )
+    connection = Connection.from_settings(settings)
+    topology = Topology.from_settings(settings, load_registry(settings.registry_path).ids())
+    result = asyncio.run(ensure_topics(connection, topology.specs()))
+    assert result.ok, result.mismatched
+    worker_env = settings.model_copy(
+        update={"pseudonym_key": SecretStr("test-only-key"), "session_timeout_s": 6.0}
+    ).child_env()
+    store = TokenStore.of_home(home)
+    units = {*FEEDS, *LOAD_UNITS}
+    tokens = {unit: store.issue(unit, _now()).token for unit in sorted(units)}
+    with (
+        running_worker(worker_env, home.parent / "logs"),
+        serving(create_app(settings, connection)) as base,
+    ):
+        yield Deployment(settings, connection, topology, base, tokens)
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    return datetime.now(UTC)
+
+
+def head(event_id: str) -> str:
+    """The ``partition-offset`` of the record an event id names."""
+    return event_id.split(".", 1)[0]
+
+
+def delivered_events(stream: FeedStream) -> set[str]:
+    return {json.loads(e.data)["report"]["event_id"] for e in stream.events if _is_report(e.data)}
+
+
+def _is_report(data: str) -> bool:
+    return json.loads(data).get("report") is not None
+
+
+def test_reports_reach_every_recipient_stream_and_no_other(deployment: Deployment) -> None:
+    streams = {unit: deployment.stream(unit) for unit in FEEDS}
+    try:
+        one = crossing("bps-presevo")
+        batch = [smuggling("ps-presevo"), crossing("ps-presevo", persons=3), smuggling()]
+        first = deployment.post("bps-presevo", one)
+        assert first.status_code == 202, first.text
+        (placed,) = first.json()["accepted"]
+        assert placed["event_id"] == one["event_id"]
+        assert {"partition", "offset"} <= set(placed)
+        second = deployment.post("ps-presevo", *batch)
+        assert second.status_code == 202, second.text
+        assert [a["event_id"] for a in second.json()["accepted"]] == [r["event_id"] for r in batch]
+        posted = {one["event_id"], *(r["event_id"] for r in batch)}
+        # pd-vranje is in the chain of both reporting units: it receives all of them.
+        wait_until(
+            lambda: posted <= delivered_events(streams["pd-vranje"]),
+            DELIVERY_TIMEOUT_S,
+            lambda: f"pd-vranje to receive {posted}",
+        )
+        time.sleep(2.0)  # let the other recipients' deliveries arrive too
+        for unit, stream in streams.items():
+            on_kafka = deployment.feed(unit)
+            wait_until(
+                lambda s=stream, k=on_kafka: len(s.events) >= len(k),
+                10,
+                lambda u=unit: f"{u}'s stream to show its feed",
+            )
+            assert sorted(head(i) for i in stream.ids) == sorted(on_kafka), unit
+            assert len(set(stream.ids)) == len(stream.ids), unit
+            for event in stream.events:
+                assert event.event == "delivery"
+                delivery = json.loads(event.data)
+                assert delivery["recipient"] == unit
+                assert delivery["delivery_id"]
+        assert not delivered_events(streams["ps-bor"]) & posted  # another region's station
+        assert not delivered_events(streams["bps-batrovci"]) & posted
+        assert delivered_events(streams["rc-mk"]) >= {one["event_id"]}
+        assert all(s.comments >= 1 for s in streams.values())  # the keep-alive comments
+        metrics = httpx.get(f"{deployment.base}/metrics", timeout=10).text
+        assert f"imx_gateway_open_event_streams {float(len(FEEDS))}" in metrics
+    finally:
+        for stream in streams.values():
+            stream.stop()
+    assert all(s.error is None for s in streams.values())
+
+
+def test_a_stream_cut_anywhere_resumes_without_loss_or_repeat(deployment: Deployment) -> None:
+    unit, rng = "pd-vranje", random.Random(11)
+    posting = threading.Thread(target=_post_slowly, args=(deployment, 8, 4), daemon=True)
+    posting.start()
+    collected: list[str] = []
+    cuts = 0
+    last: str | None = None
+    deadline = time.monotonic() + DELIVERY_TIMEOUT_S
+    try:
+        while time.monotonic() < deadline:
+            options: dict[str, Any] = {"max_events": rng.randint(1, 6)}
+            if last is None:
+                options["params"] = {"from": "beginning"}
+            else:
+                options["last_event_id"] = last
+            stream = deployment.stream(unit, **options)
+            stream.wait(timeout_s=rng.uniform(0.2, 2.5))  # cut after N events or at a moment
+            stream.stop()
+            assert stream.status == 200
+            assert stream.error is None
+            collected += stream.ids
+            cuts += bool(stream.ids)
+            last = collected[-1] if collected else last
+            if not posting.is_alive() and len(collected) >= len(_settled_feed(deployment, unit)):
+                break
+    finally:
+        posting.join(30)
+    on_kafka = deployment.feed(unit)
+    assert cuts >= 5, f"only {cuts} streams were cut after some events"
+    assert len(collected) == len(set(collected)), "an event was repeated"
+    assert sorted(head(i) for i in collected) == sorted(on_kafka), "an event was missed"
+
+    # The polling form pages through the same records.
+    polled, after = [], None
+    while True:
+        params: dict[str, Any] = {"limit": rng.randint(1, 7)}
+        if after is not None:
+            params["after"] = after
+        page = httpx.get(
+            f"{deployment.base}/v1/feed/records",
+            params=params,
+            headers=deployment.auth(unit),
+            timeout=30,
+        )
+        assert page.status_code == 200, page.text
+        if not page.json():
+            break
+        polled += [item["id"] for item in page.json()]
+        after = polled[-1]
+    assert sorted(head(i) for i in polled) == sorted(on_kafka)
+    assert len(polled) == len(set(polled))
+
+
+def _settled_feed(deployment: Deployment, unit: str) -> dict[str, Any]:
+    """The unit's feed once the worker has stopped adding to it for a while."""
+    feed = deployment.feed(unit)
+    deadline = time.monotonic() + DELIVERY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        time.sleep(1.5)
+        again = deployment.feed(unit)
+        if again.keys() == feed.keys():
+            return again
+        feed = again
+    return feed
+
+
+def _post_slowly(deployment: Deployment, batches: int, size: int) -> None:
+    for _ in range(batches):
+        answer = deployment.post("ps-presevo", *(crossing("ps-presevo") for _ in range(size)))
+        assert answer.status_code == 202, answer.text
+        time.sleep(0.4)
+
+
+def test_an_unknown_or_expired_event_id_is_409_saying_where_the_feed_begins(
+    deployment: Deployment,
+) -> None:
+    unit = "rc-mk"
+    if not deployment.feed(unit):  # run on its own: give the feed a record first
+        assert deployment.post("bps-presevo", crossing()).status_code == 202
+        wait_until(lambda: bool(deployment.feed(unit)), DELIVERY_TIMEOUT_S, lambda: "a delivery")
+    on_kafka = sorted(deployment.feed(unit), key=lambda k: tuple(map(int, k.split("-"))))
+    partition, offset = map(int, on_kafka[0].split("-"))
+    resumable = deployment.stream(unit, last_event_id=f"{partition}-{offset}", max_events=1)
+    resumable.stop()
+    assert resumable.status == 200
+
+    for bad, status in ((f"{partition}-{offset + 10_000}", 409), ("7-0", 409), ("x-1", 400)):
+        answer = httpx.get(
+            f"{deployment.base}/v1/feed",
+            headers={**deployment.auth(unit), "Last-Event-ID": bad},
+            timeout=10,
+        )
+        assert answer.status_code == status, (bad, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+
+    # Retention removes the partition's first record (delete-records moves the log start).
+    async def expire() -> None:
+        admin = deployment.connection.admin()
+        async with started(admin, 30):
+            tp = TopicPartition(deployment.topology.feed(unit), partition)
+            await admin.delete_records({tp: RecordsToDelete(offset + 1)}, timeout_ms=10_000)
+
+    asyncio.run(expire())
+    answer = httpx.get(
+        f"{deployment.base}/v1/feed",
+        headers={**deployment.auth(unit), "Last-Event-ID": f"{partition}-{offset}"},
+        timeout=10,
+    )
+    assert answer.status_code == 409, answer.text
+    problem = answer.json()
+    assert problem["code"] == "EVENT_ID_GONE"
+    assert "no longer in" in problem["detail"]
+    assert problem["begins"][str(partition)] == offset + 1
+
+
+def test_a_bounded_load_loses_nothing_and_repeats_nothing(deployment: Deployment) -> None:
+    """5 LOCAL units x 10 requests/s x 10 s while 3 event streams are open."""
+    watched = ("pd-vranje", "rc-mk", "gpd-bpd")
+    before = {unit: set(deployment.feed(unit)) for unit in watched}
+    streams = {unit: deployment.stream(unit) for unit in watched}
+    try:
+        with ThreadPoolExecutor(len(LOAD_UNITS)) as pool:
+            results = list(pool.map(lambda u: _load(deployment, u, 10, 10.0), LOAD_UNITS))
+        statuses = [status for result in results for status, _, _ in result]
+        latencies = sorted(latency for result in results for _, latency, _ in result)
+        accepted = [event_id for result in results for _, _, event_id in result]
+        assert statuses == [202] * len(statuses), [s for s in statuses if s != 202][:5]
+        assert len(accepted) == len(set(accepted)) == 5 * 100
+        print(
+            f"gateway POST latency p50={latencies[len(latencies) // 2] * 1000:.1f} ms "
+            f"p99={latencies[int(len(latencies) * 0.99)] * 1000:.1f} ms"
+        )
+        ingress: set[str] = set()
+        for unit in LOAD_UNITS:
+            records = asyncio.run(
+                read_to_end(deployment.connection, deployment.topology.ingress(unit))
+            )
+            ingress |= {r.key.decode() for r in records}
+        assert set(accepted) <= ingress
+
+        def settled() -> bool:
+            return all(
+                set(deployment.feed(u)) - before[u] == {head(i) for i in streams[u].ids}
+                and delivered_events(streams["pd-vranje"]) >= _vranje(accepted, results)
+                for u in watched
+            )
+
+        wait_until(settled, 90, lambda: "the streams to show every new feed record")
+        for unit, stream in streams.items():
+            assert len(stream.ids) == len(set(stream.ids)), unit
+    finally:
+        for stream in streams.values():
+            stream.stop()
+
+
+def _vranje(accepted: list[str], results: list[list[tuple[int, float, str]]]) -> set[str]:
+    """The accepted reports of units under pd-vranje (all but bps-batrovci's)."""
+    units = list(LOAD_UNITS)
+    return {
+        event_id
+        for unit, result in zip(units, results, strict=True)
+        if unit != "bps-batrovci"
+        for _, _, event_id in result
+    } & set(accepted)
+
+
+def _load(
+    deployment: Deployment, unit: str, rate: float, duration_s: float
+) -> list[tuple[int, float, str]]:
+    lat, lon = LOAD_UNITS[unit]
+    out = []
+    with httpx.Client(timeout=30) as client:
+        began = time.monotonic()
+        for n in range(int(rate * duration_s)):
+            time.sleep(max(0.0, began + n / rate - time.monotonic()))
+            report = crossing(unit, lat=lat, lon=lon)
+            sent = time.perf_counter()
+            answer = client.post(
+                f"{deployment.base}/v1/reports",
+                content=json.dumps(report),
+                headers={**deployment.auth(unit), "Content-Type": "application/json"},
+            )
+            out.append((answer.status_code, time.perf_counter() - sent, report["event_id"]))
+    return out
