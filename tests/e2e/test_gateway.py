@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
+import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,7 +35,7 @@ from imx.kafka.connection import Connection, started
 from imx.kafka.reading import read_to_end
 from imx.kafka.topology import Topology
 from imx.registry import load_registry
-from imx.settings import Settings
+from imx.settings import REPO_ROOT, Settings
 from tests.support.gateway import FeedStream, serving
 from tests.support.reports import crossing, smuggling
 from tests.support.scenario import wait_until
@@ -365,3 +368,67 @@ def _load(
             )
             out.append((answer.status_code, time.perf_counter() - sent, report["event_id"]))
     return out
+
+
+def _readme_curl_lines() -> list[str]:
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Connecting a unit system over HTTP", 1)[1].split("\n## ", 1)[0]
+    return [line for line in section.splitlines() if line.startswith("curl ")]
+
+
+def _curl(line: str, cwd: Path, **env: str) -> str:
+    done = subprocess.run(
+        ["bash", "-c", line],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode in (0, 28), (line, done.returncode, done.stderr)  # 28: --max-time
+    return done.stdout
+
+
+def _sse_ids(output: str) -> list[tuple[str, dict[str, Any]]]:
+    events, current = [], {}
+    for line in output.splitlines():
+        if not line:
+            if "data" in current:
+                events.append((current["id"], json.loads(current["data"])))
+            current = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(": ")
+            current[name] = value
+    return events
+
+
+def test_the_readme_curl_lines_work(deployment: Deployment, tmp_path: Path) -> None:
+    post_json, post_ndjson, stream, resume, records, whoami = _readme_curl_lines()
+    reporter = {"IMX_GATEWAY": deployment.base, "TOKEN": deployment.tokens["bps-presevo"]}
+    reader = {"IMX_GATEWAY": deployment.base, "TOKEN": deployment.tokens["pd-vranje"]}
+    one, two, three = (crossing("bps-presevo") for _ in range(3))
+    (tmp_path / "report.json").write_text(json.dumps(one, indent=2))
+    (tmp_path / "reports.jsonl").write_text(json.dumps(two) + "\n" + json.dumps(three) + "\n")
+    assert (
+        json.loads(_curl(post_json, tmp_path, **reporter))["accepted"][0]["event_id"]
+        == (one["event_id"])
+    )
+    accepted = json.loads(_curl(post_ndjson, tmp_path, **reporter))["accepted"]
+    assert [a["event_id"] for a in accepted] == [two["event_id"], three["event_id"]]
+    posted = {one["event_id"], two["event_id"], three["event_id"]}
+
+    def polled() -> list[dict[str, Any]]:
+        return list(json.loads(_curl(records.replace("100", "1000"), tmp_path, **reader)))
+
+    wait_until(
+        lambda: posted <= {(r["data"].get("report") or {}).get("event_id") for r in polled()},
+        DELIVERY_TIMEOUT_S,
+        lambda: "the README's reports on pd-vranje's feed",
+    )
+    streamed = _sse_ids(_curl(stream, tmp_path, **reader))
+    assert [i for i, _ in streamed] == [r["id"] for r in polled()]
+    first_id = streamed[0][0]
+    resumed = _sse_ids(_curl(resume, tmp_path, LAST_ID=first_id, **reader))
+    assert [i for i, _ in resumed] == [i for i, _ in streamed[1:]]
+    assert json.loads(_curl(whoami, tmp_path, **reader))["unit"] == "pd-vranje"
