@@ -1,6 +1,6 @@
 """Processes that ``imx run``, ``imx bench`` and the tests start and must stop again.
 
-The broker, the pseudonymisation key, the worker.
+The broker, the pseudonymisation key, the worker, the HTTP gateway.
 
 Everything started here is stopped by ``Teardown`` in reverse order, also after a failure or
 Ctrl-C, and with Ctrl-C ignored while stopping: an interrupted shutdown would leave a JVM or a
@@ -33,6 +33,8 @@ Progress = Callable[[str], None]
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 WORKER_STOP_GRACE_S = 20.0
+#: uvicorn gives open event streams 3 s (imx gateway), then closes them.
+GATEWAY_STOP_GRACE_S = 10.0
 #: Key material for the HMAC: 32 random bytes, hex, like `openssl rand -hex 32`.
 KEY_BYTES = 32
 
@@ -226,3 +228,61 @@ def start_worker(env: dict[str, str], port: int, logdir: Path) -> Worker:
             start_new_session=True,
         )
     return Worker(process, port, log)
+
+
+@dataclass
+class Gateway:
+    """One ``imx gateway`` subprocess on loopback."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout_s: float) -> None:
+        """Return once ``/healthz`` answers; RunError if the gateway exits or takes too long."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                tail = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
+                msg = f"the gateway exited with code {self.process.poll()}:\n{tail}"
+                raise RunError(msg)
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2):  # noqa: S310 - our loopback URL
+                    return
+            except OSError:
+                time.sleep(0.3)
+        msg = f"the gateway did not serve {self.url}/healthz within {timeout_s:.0f} s"
+        raise RunError(msg)
+
+    def stop(self, grace_s: float = GATEWAY_STOP_GRACE_S) -> None:
+        """SIGTERM the gateway's group (it closes its streams), then SIGKILL after ``grace_s``."""
+        if self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def start_gateway(env: dict[str, str], port: int, logdir: Path) -> Gateway:
+    """``python -m imx.cli.main gateway --port N`` on loopback in its own session."""
+    logdir.mkdir(parents=True, exist_ok=True)
+    log = logdir / f"gateway-{port}.log"
+    with log.open("ab") as handle:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "imx.cli.main", "gateway", "--port", str(port)],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    return Gateway(process, port, log)

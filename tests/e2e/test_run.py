@@ -8,6 +8,7 @@ broker. Afterwards no process may remain that carries this home: not the JVM, no
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -77,6 +78,11 @@ def test_run_brings_up_the_exchange_and_stops_everything(tmp_path: Path) -> None
     assert f"Kafka serves at 127.0.0.1:{port}" in result.stderr, "did not start its own broker"
     assert leftovers == [], f"processes of this run still alive: {leftovers}"
     assert (home / "pseudonym.key").stat().st_mode & 0o777 == 0o600
+    assert "gateway serves http://127.0.0.1:" in result.stderr
+    assert "curl -sN 'http://127.0.0.1:" in result.stderr
+    (token,) = json.loads((home / "secrets" / "gateway-tokens.json").read_text())["tokens"]
+    assert token["unit"] == "bps-presevo"
+    assert token["revoked"], "the run's gateway token outlived the run"
 
     rows = _summary_rows(result.stdout)
     deliveries = {level: int(rows[level][0]) for level in LEVELS}

@@ -1,9 +1,10 @@
 """``imx run``: the whole exchange on one machine, watched live, stopped in order.
 
-Order of start: broker, topics, key, worker (ready once it has partitions), then the simulator
-and the view together; ``--duration`` counts from there. Order of stop, on Ctrl-C, SIGTERM, the
-end of the duration or a failure: simulator, a short drain so the last reports are counted,
-the final scrape, worker, broker (only if this run started it). The final summary is printed
+Order of start: broker, topics, key, worker (ready once it has partitions), the HTTP gateway
+(with a token for one station, revoked at the end), then the simulator and the view together;
+``--duration`` counts from there. Order of stop, on Ctrl-C, SIGTERM, the end of the duration or
+a failure: simulator, a short drain so the last reports are counted, the final scrape, the
+token, the gateway, worker, broker (only if this run started it). The final summary is printed
 last, once nothing of ours runs any more.
 """
 
@@ -24,10 +25,12 @@ from rich.console import Console
 from rich.live import Live
 
 from imx import processes
+from imx.gateway.tokens import TokenStore
 from imx.kafka.admin import ensure_topics
 from imx.kafka.connection import Connection
 from imx.kafka.publisher import ReportPublisher
 from imx.kafka.topology import Topology
+from imx.processes import Progress
 from imx.registry import load_registry
 from imx.run.figures import Figures, summarise
 from imx.run.view import progress_line, render
@@ -45,6 +48,8 @@ WINDOW_S = 30.0  # rate and latency quantiles of the live view cover this much h
 DRAIN_S = 15.0
 READY_TIMEOUT_S = 90.0
 ASSIGNED_WITHIN_S = 30.0
+GATEWAY_PORT = 8443
+STATION = "bps-presevo"  # the busiest border station: its feed fills within seconds
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ def run(
         teardown.add(f"the worker (pid {worker.process.pid})", worker.stop)
         progress(f"worker pid {worker.process.pid} starting, log {worker.log}")
         worker.wait_ready(READY_TIMEOUT_S, ASSIGNED_WITHIN_S, progress)
+        _start_gateway(settings, teardown, progress)
         seed = secrets.randbits(32)
         progress(
             f"worker serves {worker.metrics_url}; simulating at {RATE:g} reports/s (seed {seed})"
@@ -102,6 +108,26 @@ def run(
         return asyncio.run(_watch(worker, watch))
     finally:
         teardown.run(progress)
+
+
+def _start_gateway(settings: Settings, teardown: processes.Teardown, progress: Progress) -> None:
+    """The HTTP gateway, and a token for one station that lives as long as this run."""
+    gateway = processes.start_gateway(
+        settings.child_env(), processes.web_port(GATEWAY_PORT), settings.home / "logs"
+    )
+    teardown.add(f"the gateway (pid {gateway.process.pid})", gateway.stop)
+    gateway.wait_ready(READY_TIMEOUT_S)
+    store = TokenStore.of_home(settings.home)
+    issued = store.issue(STATION, datetime.now(UTC))
+    teardown.add(
+        f"the run's gateway token {issued.record.id}",
+        lambda: store.revoke(issued.record.id, datetime.now(UTC)),
+    )
+    progress(f"gateway serves {gateway.url}; token for {STATION} (revoked at the end of the run):")
+    progress(
+        f"  curl -sN '{gateway.url}/v1/feed?from=beginning' "
+        f"-H 'Authorization: Bearer {issued.token}'"
+    )
 
 
 Scrape = Callable[[], Awaitable[Sample | None]]
