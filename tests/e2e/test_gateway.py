@@ -12,7 +12,9 @@ import asyncio
 import json
 import os
 import random
+import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -23,21 +25,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import RecordsToDelete
 from pydantic import SecretStr
 
+from imx import processes
 from imx.gateway.app import create_app
+from imx.gateway.feed import FeedGone, FeedReader
 from imx.gateway.tokens import TokenStore
 from imx.kafka.admin import ensure_topics
 from imx.kafka.connection import Connection, started
-from imx.kafka.reading import read_to_end
+from imx.kafka.localbroker import free_port
+from imx.kafka.reading import read_to_end, topic_partitions
+from imx.kafka.schemastore import SchemaStore
 from imx.kafka.topology import Topology
 from imx.registry import load_registry
+from imx.schema.loader import load_schemas
 from imx.settings import REPO_ROOT, Settings
 from tests.support.gateway import FeedStream, serving
+from tests.support.proc import run_imx
 from tests.support.reports import crossing, smuggling
 from tests.support.scenario import wait_until
 from tests.support.workers import running_worker
@@ -299,6 +308,28 @@ def test_an_unknown_or_expired_event_id_is_409_saying_where_the_feed_begins(
     assert "no longer in" in problem["detail"]
     assert problem["begins"][str(partition)] == offset + 1
 
+    # A reader whose position retention overtook while it read is told so, never moved on.
+    async def read_expired() -> None:
+        topic = deployment.topology.feed(unit)
+        schemas = load_schemas(deployment.settings.schemas_dir)
+        store = SchemaStore(deployment.connection, deployment.topology.schemas, schemas)
+        partitions = await topic_partitions(deployment.connection, topic)
+        reader = FeedReader(deployment.connection, topic, partitions, store, schemas)
+        await reader.open()
+        try:
+            reader.seek({**reader.ends, partition: offset})
+            with pytest.raises(FeedGone), anyio.fail_after(20):
+                await _fetch_forever(reader)
+        finally:
+            await reader.close()
+
+    asyncio.run(read_expired())
+
+
+async def _fetch_forever(reader: FeedReader) -> None:
+    while True:
+        await reader.fetch(0.5)
+
 
 def test_a_bounded_load_loses_nothing_and_repeats_nothing(deployment: Deployment) -> None:
     """5 LOCAL units x 10 requests/s x 10 s while 3 event streams are open."""
@@ -483,3 +514,46 @@ def test_a_stalled_client_holds_up_nobody_and_streams_stay_small(deployment: Dep
         stalled.close()
         for stream in streams:
             stream.stop()
+
+
+def test_imx_gateway_serves_tls_with_a_certificate_and_plain_http_on_loopback_only(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    settings = Settings(bootstrap=kafka_bootstrap, home=tmp_path / "home")
+    env = settings.child_env()
+    port = free_port()
+    everywhere = "0.0.0.0"  # noqa: S104 - the address it must refuse without TLS
+    refused = run_imx(["gateway", "--host", everywhere, "--port", str(port)], env, timeout=30)
+    assert refused.returncode == 2
+    assert "not a loopback address" in refused.stderr
+
+    secrets_dir = tmp_path / "home" / "secrets"
+    secrets_dir.mkdir(parents=True)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(secrets_dir / "gateway-key.pem"),
+         "-out", str(secrets_dir / "gateway-cert.pem"),
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    gateway = processes.start_gateway(env, port, tmp_path / "logs")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = httpx.get(
+                    f"https://127.0.0.1:{port}/healthz",
+                    verify=ssl.create_default_context(cafile=secrets_dir / "gateway-cert.pem"),
+                    timeout=2,
+                )
+                break
+            except httpx.TransportError:
+                assert gateway.process.poll() is None, gateway.log.read_text()
+                assert time.monotonic() < deadline, "the gateway did not serve HTTPS"
+                time.sleep(0.3)
+        assert answer.json() == {"status": "ok"}
+        assert "url=https://127.0.0.1:" in gateway.log.read_text()
+    finally:
+        gateway.stop()
+    # uvicorn stops gracefully on SIGTERM, then re-raises it: -15, not -9 after the grace.
+    assert gateway.process.returncode in (0, -signal.SIGTERM), gateway.log.read_text()

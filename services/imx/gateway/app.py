@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from imx.gateway.feed import FeedReader
+from imx.gateway.feed import FeedGone, FeedReader
 from imx.gateway.metrics import UNMATCHED, GatewayMetrics
 from imx.gateway.models import Accepted, FeedRecord, ProblemDetails, Status, WhoAmI
 from imx.gateway.problems import MEDIA_TYPE, Problem
@@ -153,6 +153,10 @@ def _routes(app: FastAPI, gateway: Gateway) -> None:
             with anyio.move_on_after(RECORDS_WAIT_S):
                 while len(out) < limit and not await reader.caught_up(ends):
                     out.extend(e.as_json() for e in await reader.fetch(0.5, limit - len(out)))
+        except FeedGone as exc:
+            raise Problem(
+                409, "EVENT_ID_GONE", "The feed cannot continue from that event", str(exc)
+            ) from exc
         finally:
             await reader.close()
         return out
@@ -230,7 +234,11 @@ async def _events(reader: FeedReader, heartbeat_s: float) -> AsyncIterator[str]:
     yield f"retry: 2000\n: {reader.topic}\n\n"
     idle_since = time.monotonic()
     while True:
-        events = await reader.fetch(timeout_s=min(1.0, heartbeat_s))
+        try:
+            events = await reader.fetch(timeout_s=min(1.0, heartbeat_s))
+        except FeedGone:
+            yield ": records expired at this position; reconnect to learn where the feed begins\n\n"
+            return
         if events:
             idle_since = time.monotonic()
             for event in events:

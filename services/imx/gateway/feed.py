@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 from aiokafka import TopicPartition
+from aiokafka.errors import OffsetOutOfRangeError
 
 from imx.gateway import cursor
 from imx.kafka.connection import Connection
@@ -29,6 +30,10 @@ from imx.schema.loader import SchemaSet
 PARTITION_FETCH_BYTES = 256 * 1024
 FETCH_MAX_BYTES = 1024 * 1024
 BATCH_RECORDS = 200
+
+
+class FeedGone(Exception):  # noqa: N818 - a state of the feed, not a failure of the gateway
+    """Records at the reader's position expired while it read."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,11 @@ class FeedReader:
         self._schemas = schemas
         self._timeout_s = connection.request_timeout_s
         self._consumer = connection.reader(
-            max_partition_fetch_bytes=PARTITION_FETCH_BYTES, fetch_max_bytes=FETCH_MAX_BYTES
+            max_partition_fetch_bytes=PARTITION_FETCH_BYTES,
+            fetch_max_bytes=FETCH_MAX_BYTES,
+            # Never skip silently: a position that retention overtook ends the stream, and the
+            # client's reconnect is answered 409 with where the feed now begins.
+            auto_offset_reset="none",
         )
         self._started = False
         self.positions: cursor.Positions = {}
@@ -89,10 +98,17 @@ class FeedReader:
         self.positions = dict(positions)
 
     async def fetch(self, timeout_s: float, max_records: int = BATCH_RECORDS) -> list[FeedEvent]:
-        """The next records (at most ``max_records``), each with its event id; [] when idle."""
-        batch = await self._consumer.getmany(
-            timeout_ms=int(timeout_s * 1000), max_records=max_records
-        )
+        """The next records (at most ``max_records``), each with its event id; [] when idle.
+
+        FeedGone when retention removed the records at a partition's position.
+        """
+        try:
+            batch = await self._consumer.getmany(
+                timeout_ms=int(timeout_s * 1000), max_records=max_records
+            )
+        except OffsetOutOfRangeError as exc:
+            msg = f"{self.topic} no longer holds the records at the stream's position"
+            raise FeedGone(msg) from exc
         # By time across partitions, but each partition strictly in offset order: producer
         # timestamps need not grow within a partition, and the ids rely on offset order.
         records = heapq.merge(*batch.values(), key=lambda r: r.timestamp)
