@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from imx.cli.common import EXIT_OK, EXIT_USAGE, CliError, connect, progress
+from imx.cli.common import EXIT_OK, EXIT_USAGE, CliError, acting_as, connect, progress
 from imx.gateway.tokens import TokenError, TokenStore
 from imx.registry import load_registry
+from imx.security.principals import GATEWAY
 from imx.settings import Settings
 
 DEFAULT_HOST = "127.0.0.1"
@@ -99,6 +100,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         except OSError as exc:
             msg = f"cannot listen on {listen.host}:{listen.port}: {exc.strerror}"
             raise CliError(msg) from exc
+    settings = acting_as(settings, GATEWAY)
     connection = connect(settings)
     config = uvicorn.Config(
         create_app(settings, connection),

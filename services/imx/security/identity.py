@@ -15,8 +15,13 @@ from imx.settings import Settings
 
 
 def uses_local_secrets(settings: Settings) -> bool:
+    """No user set, and ``imx security init`` made a CA there.
+
+    The CA, not the folder: the gateway's token file lives in the same folder, and a token
+    issued for a plaintext broker must not turn every command into a SASL client.
+    """
     explicit = settings.model_fields_set & {"sasl_username", "security_protocol"}
-    return not explicit and settings.secrets_dir.is_dir()
+    return not explicit and SecretsDir(settings.secrets_dir).ca_cert.exists()
 
 
 def settings_as(settings: Settings, principal: str) -> Settings:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from imx.gateway.tokens import TokenStore
 from imx.security import secrets
 from imx.security.identity import settings_as
 from imx.settings import Settings
@@ -14,6 +16,12 @@ pytestmark = pytest.mark.unit
 
 
 def test_no_secrets_no_change(tmp_path: Path) -> None:
+    plain = Settings(home=tmp_path)
+    assert settings_as(plain, "ops") is plain
+
+
+def test_a_folder_with_only_gateway_tokens_changes_nothing(tmp_path: Path) -> None:
+    TokenStore.of_home(tmp_path).issue("bps-presevo", datetime.now(UTC))
     plain = Settings(home=tmp_path)
     assert settings_as(plain, "ops") is plain
 
