@@ -202,32 +202,41 @@ class Worker:
 
     def stop(self, grace_s: float = WORKER_STOP_GRACE_S) -> None:
         """SIGTERM the worker's group, wait up to ``grace_s``, then SIGKILL the group."""
-        if self.exited() is not None:
-            return
+        stop_group(self.process, grace_s)
+
+
+def stop_group(process: subprocess.Popen[bytes], grace_s: float) -> None:
+    """SIGTERM ``process``'s group, wait up to ``grace_s``, then SIGKILL the group."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
-def start_worker(env: dict[str, str], port: int, logdir: Path) -> Worker:
-    """``python -m imx.cli.main worker --web-port N`` in its own session, logging to a file."""
-    logdir.mkdir(parents=True, exist_ok=True)
-    log = logdir / f"worker-{port}.log"
+def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``python -m imx.cli.main ARGS`` in its own session (process group), logging to ``log``."""
+    log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as handle:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "imx.cli.main", "worker", "--web-port", str(port)],
+        return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "imx.cli.main", *args],
             env=env,
             stdout=handle,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    return Worker(process, port, log)
+
+
+def start_worker(env: dict[str, str], port: int, logdir: Path) -> Worker:
+    """``imx worker --web-port N`` in its own session, logging to a file."""
+    log = logdir / f"worker-{port}.log"
+    return Worker(_spawn(["worker", "--web-port", str(port)], env, log), port, log)
 
 
 @dataclass
@@ -260,29 +269,10 @@ class Gateway:
 
     def stop(self, grace_s: float = GATEWAY_STOP_GRACE_S) -> None:
         """SIGTERM the gateway's group (it closes its streams), then SIGKILL after ``grace_s``."""
-        if self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        stop_group(self.process, grace_s)
 
 
 def start_gateway(env: dict[str, str], port: int, logdir: Path) -> Gateway:
-    """``python -m imx.cli.main gateway --port N`` on loopback in its own session."""
-    logdir.mkdir(parents=True, exist_ok=True)
+    """``imx gateway --port N`` on loopback in its own session, logging to a file."""
     log = logdir / f"gateway-{port}.log"
-    with log.open("ab") as handle:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "imx.cli.main", "gateway", "--port", str(port)],
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    return Gateway(process, port, log)
+    return Gateway(_spawn(["gateway", "--port", str(port)], env, log), port, log)
