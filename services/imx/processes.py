@@ -134,16 +134,27 @@ def pseudonym_key(settings: Settings, progress: Progress) -> str:
     return key
 
 
-def web_port(preferred: int) -> int:
-    """``preferred`` (IMX_WEB_PORT) when it is free on loopback, else any free port."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        # As the worker's web server binds: a port in TIME_WAIT after a quick restart is free
-        # to it, and must be to the probe too, or the worker moves off the port Prometheus scrapes.
+def bind_error(host: str, port: int) -> OSError | None:
+    """Why a server could not listen on ``host:port`` now, or None when it could.
+
+    The probe binds as the worker's and the gateway's servers do, with SO_REUSEADDR: a port in
+    TIME_WAIT after a quick restart is free to them, and must be to the probe too, or a restarted
+    server moves off the port Prometheus scrapes (or refuses to start).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind(("127.0.0.1", preferred))
-        except OSError:
-            return localbroker.free_port()
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc
+    return None
+
+
+def web_port(preferred: int) -> int:
+    """``preferred`` (IMX_WEB_PORT) when it is free on loopback, else any free port."""
+    if bind_error("127.0.0.1", preferred) is not None:
+        return localbroker.free_port()
     return preferred
 
 

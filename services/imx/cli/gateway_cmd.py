@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import socket
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from typing import Any
 
 from imx.cli.common import EXIT_OK, EXIT_USAGE, CliError, acting_as, connect, progress
 from imx.gateway.tokens import TokenError, TokenStore
+from imx.processes import bind_error
 from imx.registry import load_registry
 from imx.security.principals import GATEWAY
 from imx.settings import Settings
@@ -94,12 +94,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from imx.gateway.app import create_app  # noqa: PLC0415 - nor the app
 
     listen = listen_plan(args.host, args.port, TokenStore.of_home(settings.home).path.parent)
-    with socket.socket(socket.AF_INET6 if ":" in listen.host else socket.AF_INET) as probe:
-        try:
-            probe.bind((listen.host, listen.port))
-        except OSError as exc:
-            msg = f"cannot listen on {listen.host}:{listen.port}: {exc.strerror}"
-            raise CliError(msg) from exc
+    refused = bind_error(listen.host, listen.port)
+    if refused is not None:
+        msg = f"cannot listen on {listen.host}:{listen.port}: {refused.strerror}"
+        raise CliError(msg)
     settings = acting_as(settings, GATEWAY)
     connection = connect(settings)
     config = uvicorn.Config(
