@@ -6,28 +6,22 @@ feed, reading the schemas topic, writing an ingress topic, and describing the cl
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from imx.cli.main import main
 from imx.gateway.app import create_app
 from imx.gateway.tokens import TokenStore
 from imx.kafka.connection import Connection
-from imx.kafka.topology import Topology
-from imx.registry import load_registry
-from imx.security.apply import apply
 from imx.security.identity import settings_as
-from imx.security.principals import GATEWAY, principals
+from imx.security.principals import GATEWAY
 from imx.settings import Settings
 from tests.support.gateway import serving
 from tests.support.reports import crossing
-from tests.support.secured import SecuredBroker
+from tests.support.secured import SecuredBroker, provision_for_cli
 
 pytestmark = pytest.mark.integration
 
@@ -35,16 +29,7 @@ pytestmark = pytest.mark.integration
 def test_the_gateway_publishes_and_reads_as_svc_gateway(
     secured: SecuredBroker, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    registry = load_registry()
-    table = principals(registry, Topology("", 1, 1, tuple(registry.ids())))
-    asyncio.run(apply(secured.connection("admin"), table, secured.secrets))
-    for name in list(os.environ):
-        if name.startswith("IMX_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("IMX_HOME", str(secured.secrets.parent))
-    monkeypatch.setenv("IMX_BOOTSTRAP", secured.bootstrap)
-    assert main(["topics", "ensure"]) == 0  # as admin: topics and released schemas
-
+    provision_for_cli(secured, monkeypatch)
     settings = settings_as(Settings(), GATEWAY)
     assert settings.sasl_username == GATEWAY
     token = TokenStore.of_home(settings.home).issue("bps-presevo", datetime.now(UTC)).token

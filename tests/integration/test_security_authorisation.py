@@ -6,20 +6,14 @@ provisioning as admin, ``publish --unit U`` and ``tail U`` as ``unit-U``, ``dlq`
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from imx.cli.main import main
-from imx.kafka.topology import Topology
-from imx.registry import load_registry
 from imx.security import secrets
-from imx.security.apply import apply
-from imx.security.principals import principals
-from tests.support.secured import SecuredBroker
+from tests.support.secured import SecuredBroker, provision_for_cli
 
 pytestmark = pytest.mark.integration
 
@@ -31,15 +25,7 @@ def as_cli(
     secured: SecuredBroker, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> SecuredBroker:
     """The secured broker provisioned (users, ACLs, topics); ``imx`` pointed at it."""
-    registry = load_registry()
-    table = principals(registry, Topology("", 1, 1, tuple(registry.ids())))
-    asyncio.run(apply(secured.connection("admin"), table, secured.secrets))
-    for name in list(os.environ):
-        if name.startswith("IMX_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("IMX_HOME", str(secured.secrets.parent))
-    monkeypatch.setenv("IMX_BOOTSTRAP", secured.bootstrap)
-    assert main(["topics", "ensure"]) == 0  # as admin, from the local secrets
+    provision_for_cli(secured, monkeypatch)
     capsys.readouterr()
     return secured
 
