@@ -11,6 +11,7 @@ from typing import Any, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from imx.kafka.schemastore import IGNORED_REASONS
 from imx.pipeline.entities import EntityKind
 
 #: Delivery latency: fine from 5 ms to the 1 s target, coarser up to a minute.
@@ -95,6 +96,12 @@ class Metrics:
             ["unit"],
             registry=r,
         )
+        self._schema_ignored = Counter(
+            "imx_schema_records_ignored",
+            "Records of imx.schemas not trusted: unparseable, or key is not their fingerprint.",
+            ["reason"],
+            registry=r,
+        )
         self._lag = Gauge(
             "imx_consumer_lag_records",
             "Records in the stage's input partitions not yet processed (highwater - position).",
@@ -128,6 +135,8 @@ class Metrics:
             self._correlations.labels(entity=entity)
         for stage in STAGES:
             self._lag.labels(stage=stage)
+        for why in IGNORED_REASONS:
+            self._schema_ignored.labels(reason=why)
         for level in LEVELS:
             self._latency.labels(level=level)
             self._age.labels(level=level)
@@ -168,6 +177,9 @@ class Metrics:
 
     def stage_took(self, stage: str, seconds: float) -> None:
         self._series(self._stage, stage).observe(seconds)
+
+    def schema_record_ignored(self, reason: str) -> None:
+        self._series(self._schema_ignored, reason).inc()
 
     def backlog(self, stage: str, records: float) -> None:
         """What ``stage`` has yet to process: its input's highwater minus its position."""

@@ -11,21 +11,28 @@ wait, SIGKILL of the group: faust can hang on shutdown).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from imx.kafka import localbroker, reading
+from imx.kafka import diagnose, localbroker, reading
 from imx.kafka.connection import Connection
+from imx.security import local
+from imx.security.apply import ApplyError, apply
+from imx.security.identity import connection_as, uses_local_secrets
+from imx.security.principals import ADMIN, Principal
+from imx.security.secrets import SecretsError
 from imx.settings import Settings
 from imx.signals import ignoring_stop_signals
 
@@ -78,38 +85,91 @@ def _loopback_port(bootstrap: str) -> int | None:
     return int(port)
 
 
-def broker(settings: Settings, teardown: Teardown, progress: Progress) -> Connection:
-    """A connection to a serving broker, starting the local one when needed.
+def broker(
+    settings: Settings,
+    teardown: Teardown,
+    progress: Progress,
+    table: Sequence[Principal],
+    *,
+    insecure: bool = False,
+) -> Connection:
+    """A connection as ``admin`` to a serving broker, starting the local one when needed.
 
     ``IMX_BOOTSTRAP`` decides: a single loopback address where nothing serves gets the local
     broker of ``$IMX_HOME/kafka`` started on its port (and stopped at the end); a broker that
     already serves there, or any other address, is used as it is and left running.
+
+    The local broker is secured (CONTRACT.md section 10) unless ``insecure``, or
+    ``IMX_SECURITY_PROTOCOL=PLAINTEXT`` is set, or its home was formatted plaintext before (a
+    home keeps the security it was formatted with). With the local secrets in use, the users
+    and ACLs of ``table`` are applied also to a broker that was already running.
     """
-    connection = Connection.from_settings(settings)
+    try:
+        connection = connection_as(settings, ADMIN)
+    except SecretsError as exc:
+        raise RunError(str(exc)) from exc
     bootstrap = connection.bootstrap
-    port = _loopback_port(bootstrap)
-    home = settings.kafka_home.resolve()
-    formatted = localbroker.BrokerHome(home).read_security()
-    if port is not None and formatted is not None and formatted.secured:
-        msg = (
-            f"the local broker of {home} is a secured one (imx kafka up's default), and imx run "
-            "does not run on a secured broker yet: use another IMX_HOME, or 'imx kafka down', "
-            f"remove {home} and start it with 'imx kafka up --insecure'"
-        )
-        raise RunError(msg)
     if reading.serves(connection, timeout_s=5.0):
         progress(f"using the Kafka broker at {bootstrap}")
+        if uses_local_secrets(settings):
+            _provision(settings, connection, table, progress)
         return connection
+    port = _loopback_port(bootstrap)
     if port is None:
-        msg = f"no Kafka broker answers at {bootstrap} (IMX_BOOTSTRAP)"
+        why = diagnose_sync(connection)
+        msg = f"no Kafka broker answers at {bootstrap} (IMX_BOOTSTRAP){why}"
         raise RunError(msg)
+    home = settings.kafka_home.resolve()
+    formatted = localbroker.BrokerHome(home).read_security()
+    explicit_plaintext = (
+        "security_protocol" in settings.model_fields_set
+        and settings.security_protocol == "PLAINTEXT"
+    )
+    plaintext = insecure or explicit_plaintext
+    if formatted is not None:
+        if plaintext and formatted.secured:
+            msg = (
+                f"the broker home {home} was formatted secured: it cannot start plaintext; "
+                "use another IMX_HOME, or 'imx kafka down' and remove the home"
+            )
+            raise RunError(msg)
+        if not formatted.secured and not plaintext:
+            progress(f"the broker home {home} was formatted plaintext: running it plaintext")
+        plaintext = not formatted.secured
     if not localbroker.status(home).running:
         # Registered before starting: an interrupted start must not leave a JVM behind.
         teardown.add(f"Kafka ({home})", lambda: localbroker.stop(home))
     try:
-        return connection.with_bootstrap(localbroker.up(home, port, settings.jar_cache, progress))
-    except localbroker.LocalKafkaError as exc:
+        if plaintext:
+            started = localbroker.up(home, port, settings.jar_cache, progress)
+            return Connection.from_settings(settings).with_bootstrap(started)
+        return local.start_secured(settings, home, port, table, progress).connection
+    except (localbroker.LocalKafkaError, local.LocalSetupError) as exc:
         raise RunError(str(exc)) from exc
+
+
+def _provision(
+    settings: Settings, connection: Connection, table: Sequence[Principal], progress: Progress
+) -> None:
+    """The users and ACLs of ``table`` on a running broker reached with the local secrets."""
+    try:
+        outcome = asyncio.run(
+            apply(connection, table, settings.secrets_dir, timeout_s=settings.request_timeout_s)
+        )
+    except (ApplyError, SecretsError) as exc:
+        raise RunError(str(exc)) from exc
+    changes = len(outcome.plan.lines())
+    if changes:
+        progress(f"users and ACLs: {changes} change(s) applied")
+
+
+def diagnose_sync(connection: Connection) -> str:
+    """``": <cause>"`` of a failed bootstrap when one can be named, else an empty string."""
+    try:
+        cause = asyncio.run(diagnose.cause(connection, 5.0))
+    except Exception:  # noqa: BLE001 - naming the cause is a courtesy; never hide the error
+        return ""
+    return f": {cause}" if cause else ""
 
 
 def pseudonym_key(settings: Settings, progress: Progress) -> str:
@@ -252,15 +312,17 @@ def start_worker(env: dict[str, str], port: int, logdir: Path) -> Worker:
 
 @dataclass
 class Gateway:
-    """One ``imx gateway`` subprocess on loopback."""
+    """One ``imx gateway`` subprocess on loopback; HTTPS when ``ca_file`` (its CA) is given."""
 
     process: subprocess.Popen[bytes]
     port: int
     log: Path
+    ca_file: Path | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.ca_file else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def wait_ready(self, timeout_s: float) -> None:
         """Return once ``/healthz`` answers; RunError if the gateway exits or takes too long."""
@@ -271,19 +333,30 @@ class Gateway:
                 msg = f"the gateway exited with code {self.process.poll()}:\n{tail}"
                 raise RunError(msg)
             try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2):  # noqa: S310 - our loopback URL
+                with urllib.request.urlopen(  # noqa: S310 - our loopback URL
+                    f"{self.url}/healthz", timeout=2, context=self._tls()
+                ):
                     return
             except OSError:
                 time.sleep(0.3)
         msg = f"the gateway did not serve {self.url}/healthz within {timeout_s:.0f} s"
         raise RunError(msg)
 
+    def _tls(self) -> ssl.SSLContext | None:
+        return ssl.create_default_context(cafile=self.ca_file) if self.ca_file else None
+
     def stop(self, grace_s: float = GATEWAY_STOP_GRACE_S) -> None:
         """SIGTERM the gateway's group (it closes its streams), then SIGKILL after ``grace_s``."""
         stop_group(self.process, grace_s)
 
 
-def start_gateway(env: dict[str, str], port: int, logdir: Path) -> Gateway:
-    """``imx gateway --port N`` on loopback in its own session, logging to a file."""
+def start_gateway(
+    env: dict[str, str], port: int, logdir: Path, ca_file: Path | None = None
+) -> Gateway:
+    """``imx gateway --port N`` on loopback in its own session, logging to a file.
+
+    ``ca_file``: the gateway serves HTTPS (it found its certificate in the secrets) and this CA
+    signed it.
+    """
     log = logdir / f"gateway-{port}.log"
-    return Gateway(_spawn(["gateway", "--port", str(port)], env, log), port, log)
+    return Gateway(_spawn(["gateway", "--port", str(port)], env, log), port, log, ca_file)

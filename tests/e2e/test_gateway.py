@@ -19,7 +19,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,19 +36,20 @@ from imx import processes
 from imx.gateway.app import create_app
 from imx.gateway.feed import FeedGone, FeedReader
 from imx.gateway.tokens import TokenStore
-from imx.kafka.admin import ensure_topics
 from imx.kafka.connection import Connection, started
 from imx.kafka.localbroker import free_port
 from imx.kafka.reading import read_to_end, topic_partitions
 from imx.kafka.schemastore import SchemaStore
 from imx.kafka.topology import Topology
-from imx.registry import load_registry
 from imx.schema.loader import load_schemas
+from imx.security.local import principal_settings
+from imx.security.principals import GATEWAY, WORKER
 from imx.settings import REPO_ROOT, Settings
 from tests.support.gateway import FeedStream, serving
 from tests.support.proc import run_imx
 from tests.support.reports import crossing, smuggling
 from tests.support.scenario import wait_until
+from tests.support.secured import SecuredBroker
 from tests.support.workers import running_worker
 
 pytestmark = pytest.mark.e2e
@@ -99,12 +100,12 @@ class Deployment:
 
 @pytest.fixture(scope="module")
 def deployment(
-    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+    session_broker: SecuredBroker, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
+    """Worker as svc-worker, gateway as svc-gateway; the checks read the broker as admin."""
     prefix = f"t{uuid.uuid4().hex[:10]}-"
     home = tmp_path_factory.mktemp("gateway") / "home"
-    settings = Settings(
-        bootstrap=kafka_bootstrap,
+    settings = session_broker.settings(
         topic_prefix=prefix,
         home=home,
         app_id=f"imx-{prefix.rstrip('-')}",
@@ -112,18 +113,19 @@ def deployment(
         gateway_burst=200,
     )
     connection = Connection.from_settings(settings)
-    topology = Topology.from_settings(settings, load_registry(settings.registry_path).ids())
-    result = asyncio.run(ensure_topics(connection, topology.specs()))
-    assert result.ok, result.mismatched
-    worker_env = settings.model_copy(
-        update={"pseudonym_key": SecretStr("test-only-key"), "session_timeout_s": 6.0}
-    ).child_env()
+    topology = session_broker.provision(settings)
+    worker_env = (
+        principal_settings(settings, session_broker.secrets, WORKER)
+        .model_copy(update={"pseudonym_key": SecretStr("test-only-key"), "session_timeout_s": 6.0})
+        .child_env()
+    )
+    gateway_settings = principal_settings(settings, session_broker.secrets, GATEWAY)
     store = TokenStore.of_home(home)
     units = {*FEEDS, *LOAD_UNITS}
     tokens = {unit: store.issue(unit, _now()).token for unit in sorted(units)}
     with (
         running_worker(worker_env, home.parent / "logs"),
-        serving(create_app(settings, connection)) as base,
+        serving(create_app(gateway_settings, Connection.from_settings(gateway_settings))) as base,
     ):
         yield Deployment(settings, connection, topology, base, tokens)
 
@@ -517,9 +519,9 @@ def test_a_stalled_client_holds_up_nobody_and_streams_stay_small(deployment: Dep
 
 
 def test_imx_gateway_serves_tls_with_a_certificate_and_plain_http_on_loopback_only(
-    kafka_bootstrap: str, tmp_path: Path
+    principal_settings: Callable[[str], Settings], tmp_path: Path
 ) -> None:
-    settings = Settings(bootstrap=kafka_bootstrap, home=tmp_path / "home")
+    settings = principal_settings(GATEWAY).model_copy(update={"home": tmp_path / "home"})
     env = settings.child_env()
     port = free_port()
     everywhere = "0.0.0.0"  # noqa: S104 - the address it must refuse without TLS
@@ -527,15 +529,11 @@ def test_imx_gateway_serves_tls_with_a_certificate_and_plain_http_on_loopback_on
     assert refused.returncode == 2
     assert "not a loopback address" in refused.stderr
 
+    # `imx security init` issues the gateway's certificate from the local CA.
+    made = run_imx(["security", "init"], env, timeout=60)
+    assert made.returncode == 0, made.stderr
+    assert "created gateway" in made.stdout
     secrets_dir = tmp_path / "home" / "secrets"
-    secrets_dir.mkdir(parents=True)
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(secrets_dir / "gateway-key.pem"),
-         "-out", str(secrets_dir / "gateway-cert.pem"),
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
     gateway = processes.start_gateway(env, port, tmp_path / "logs")
     try:
         deadline = time.monotonic() + 30
@@ -543,7 +541,7 @@ def test_imx_gateway_serves_tls_with_a_certificate_and_plain_http_on_loopback_on
             try:
                 answer = httpx.get(
                     f"https://127.0.0.1:{port}/healthz",
-                    verify=ssl.create_default_context(cafile=secrets_dir / "gateway-cert.pem"),
+                    verify=ssl.create_default_context(cafile=secrets_dir / "ca.crt"),
                     timeout=2,
                 )
                 break

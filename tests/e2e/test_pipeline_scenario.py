@@ -9,7 +9,6 @@ accounting invariant and the disclosure log.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import re
@@ -25,13 +24,14 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from imx.kafka.admin import ensure_topics
 from imx.kafka.connection import Connection
 from imx.kafka.topology import Topology
 from imx.registry import Registry, load_registry
 from imx.schema.jsonform import from_json, to_json
 from imx.schema.loader import default_schemas
 from imx.schema.timeformat import parse_timestamp
+from imx.security.local import principal_settings
+from imx.security.principals import OPS, WORKER, unit_principal
 from imx.settings import Settings
 from tests.support.outputs import Outputs, collect
 from tests.support.scenario import (
@@ -57,6 +57,7 @@ from tests.support.scenario import (
     total,
     wait_until,
 )
+from tests.support.secured import SecuredBroker
 from tests.support.workers import WorkerProcess, running_worker
 
 pytestmark = pytest.mark.e2e
@@ -189,20 +190,36 @@ class Run:
 # --- running the scenario once for the module ----------------------------------------------
 
 
+@dataclass(frozen=True)
+class Identities:
+    """The module's settings as ``admin`` and as any other principal of the session broker."""
+
+    admin: Settings
+    secrets: Path
+
+    def of(self, principal: str) -> Settings:
+        return principal_settings(self.admin, self.secrets, principal)
+
+    def env(self, principal: str) -> dict[str, str]:
+        return self.of(principal).child_env()
+
+
 def _send_phase(
-    pool: ThreadPoolExecutor, settings: Settings, topology: Topology, steps: list[Step]
+    pool: ThreadPoolExecutor, ids: Identities, topology: Topology, steps: list[Step]
 ) -> list[Future[dict[str, Placement]]]:
-    """Publish one phase: one `imx publish` per unit and mode, all at once."""
+    """Publish one phase: one `imx publish` per unit and mode, all at once, each as its unit."""
     groups: dict[tuple[str, bool], list[Step]] = defaultdict(list)
     futures = []
     for step in steps:
         if step.direct:
-            connection = Connection.from_settings(settings)
+            connection = Connection.from_settings(ids.of(unit_principal(step.unit)))
             futures.append(pool.submit(_produce, connection, topology, step))
         else:
             groups[(step.unit, step.no_check)].append(step)
-    env = settings.child_env()
-    futures += [pool.submit(publish, env, group) for group in groups.values()]
+    futures += [
+        pool.submit(publish, ids.env(unit_principal(unit)), group)
+        for (unit, _), group in groups.items()
+    ]
     return futures
 
 
@@ -217,22 +234,24 @@ def _processed(worker: WorkerProcess) -> int:
     return int(sum(total(s, n) for n in finished) + total(s, "imx_duplicates_total", kind="exact"))
 
 
-def _environment(bootstrap: str, root: Path) -> tuple[Settings, Topology, Registry]:
-    """What conftest's ``pipeline_env`` gives one test, built once for the module's worker."""
+def _environment(broker: SecuredBroker, root: Path) -> tuple[Identities, Topology, Registry]:
+    """What conftest's ``pipeline_env`` gives one test, built once for the module's worker.
+
+    Every process acts as its own principal: units publish and tail as ``unit-<id>``, the worker
+    runs as ``svc-worker``, ``imx dlq`` as ``ops``; the checks read the broker as ``admin``.
+    """
     prefix = f"t{uuid.uuid4().hex[:10]}-"
-    settings = Settings(bootstrap=bootstrap, topic_prefix=prefix, home=root / "home",
-                        app_id=f"imx-{prefix.rstrip('-')}", pseudonym_key=SecretStr(KEY),
-                        session_timeout_s=6.0)  # fmt: skip
-    registry = load_registry(settings.registry_path)
-    topology = Topology.from_settings(settings, registry.ids())
-    ensured = asyncio.run(ensure_topics(Connection.from_settings(settings), topology.specs()))
-    assert ensured.ok, ensured.mismatched
-    return settings, topology, registry
+    admin = broker.settings(topic_prefix=prefix, home=root / "home",
+                            app_id=f"imx-{prefix.rstrip('-')}", pseudonym_key=SecretStr(KEY),
+                            session_timeout_s=6.0)  # fmt: skip
+    registry = load_registry(admin.registry_path)
+    topology = broker.provision(admin)
+    return Identities(admin, broker.secrets), topology, registry
 
 
 def _play(
     pool: ThreadPoolExecutor,
-    settings: Settings,
+    ids: Identities,
     topology: Topology,
     steps: dict[str, Step],
     logdir: Path,
@@ -244,13 +263,13 @@ def _play(
     in_phase = defaultdict(list)
     for step in steps.values():
         in_phase[step.phase].append(step)
-    pending = _send_phase(pool, settings, topology, in_phase[1])
+    pending = _send_phase(pool, ids, topology, in_phase[1])
     with running_worker(
-        settings.child_env(), logdir
+        ids.env(WORKER), logdir
     ) as worker:  # starts while phase 1 is being published
         for phase in sorted(in_phase):
             if phase > 1:
-                pending = _send_phase(pool, settings, topology, in_phase[phase])
+                pending = _send_phase(pool, ids, topology, in_phase[phase])
             for future in pending:
                 placed.update(future.result())
             published = sum(1 for s in steps.values() if s.phase <= phase)
@@ -259,29 +278,28 @@ def _play(
                 timeout_s=90,
                 what=lambda n=published: f"{n} records processed; log:\n{worker.tail()}",
             )
-        out = collect(Connection.from_settings(settings), topology, deliveries=deliveries,
+        out = collect(Connection.from_settings(ids.admin), topology, deliveries=deliveries,
                       dlq=len(REJECTED), timeout_s=120, settle_s=3)  # fmt: skip
         return placed, out, parse_metrics(worker.metrics())
 
 
 @pytest.fixture(scope="module")
-def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Run:
+def run(session_broker: SecuredBroker, tmp_path_factory: pytest.TempPathFactory) -> Run:
     """The scenario through one worker (worker start-up dominates the module's run time)."""
     root = tmp_path_factory.mktemp("scenario")
-    settings, topology, registry = _environment(kafka_bootstrap, root)
-    env = settings.child_env()
+    ids, topology, registry = _environment(session_broker, root)
     now = datetime.now(UTC).replace(microsecond=0)
     steps = script(now - timedelta(minutes=60), now)
     expected = expected_routes(steps, registry)
     deliveries = sum(map(len, expected.values())) + sum(len(c[3]) for c in CORRELATIONS)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        placed, out, samples = _play(pool, settings, topology, steps, root, deliveries=deliveries)
+        placed, out, samples = _play(pool, ids, topology, steps, root, deliveries=deliveries)
         reading = ["--json", "--from-beginning", "--idle-timeout", "3"]
-        tailed = {u: pool.submit(run_json_lines, ["tail", u, *reading], env)
+        tailed = {u: pool.submit(run_json_lines, ["tail", u, *reading], ids.env(unit_principal(u)))
                   for u in ("pd-sremska-mitrovica", SATIT)}  # fmt: skip
-        dlq_cli = pool.submit(run_json_lines, ["dlq", *reading], env)
+        dlq_cli = pool.submit(run_json_lines, ["dlq", *reading], ids.env(OPS))
         topics = {p.topic for p in placed.values()}
-        ingress = read_values(Connection.from_settings(settings), topics)
+        ingress = read_values(Connection.from_settings(ids.admin), topics)
         tails = {u: f.result() for u, f in tailed.items()}
         return Run(steps, placed, expected, out, samples, tails, dlq_cli.result(), ingress,
                    topology, registry)  # fmt: skip

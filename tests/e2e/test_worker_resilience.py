@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
-from imx.kafka.admin import ensure_topics
 from imx.kafka.connection import Connection
 from imx.kafka.topology import Topology
 from imx.registry import load_registry
 from imx.settings import Settings
 from tests.support.outputs import Outputs, collect
 from tests.support.produce import publish
+from tests.support.secured import SecuredBroker
 from tests.support.workers import running_worker, start_worker
 from tests.support.workload import paired_workload, workload
 
@@ -166,7 +166,10 @@ def _run(
 
 
 def test_two_workers_share_the_work_and_produce_what_one_produces(
-    tmp_path: Path, pipeline_env: dict[str, str], settings: Settings
+    tmp_path: Path,
+    pipeline_env: dict[str, str],
+    settings: Settings,
+    session_broker: SecuredBroker,
 ) -> None:
     registry = load_registry(settings.registry_path)
     first, second = paired_workload(registry, 60, seed=11)
@@ -176,8 +179,7 @@ def test_two_workers_share_the_work_and_produce_what_one_produces(
     for workers in (1, 2):
         prefix = f"{settings.topic_prefix}w{workers}-"
         run_settings = settings.model_copy(update={"topic_prefix": prefix})
-        topology = Topology.from_settings(run_settings, registry.ids())
-        assert asyncio.run(ensure_topics(Connection.from_settings(settings), topology.specs())).ok
+        topology = session_broker.provision(run_settings)
         env = {**pipeline_env, "IMX_TOPIC_PREFIX": prefix}
         results.append(_run(run_settings, topology, env, tmp_path, workers=workers, phases=phases))
     (one, _), (two, metrics) = results

@@ -17,6 +17,7 @@ import pytest
 from imx.kafka import localbroker
 from imx.kafka.admin import ensure_topics
 from imx.kafka.connection import Connection
+from imx.kafka.provision import provision
 from imx.kafka.topology import ACCEPTED_RETENTION_MS, TABLES, TopicSpec, Topology
 from imx.registry import load_registry
 from imx.settings import Settings
@@ -98,10 +99,15 @@ def test_state_of_another_cluster_is_never_opened(
         other_home, localbroker.free_port(), settings.jar_cache, progress=lambda _m: None
     )
     try:
-        other = settings.model_copy(update={"bootstrap": bootstrap})
+        # A plaintext broker of its own: what counts here is only that it is another cluster.
+        plain = {"security_protocol": "PLAINTEXT", "sasl_username": None, "sasl_password": None}
+        other = settings.model_copy(update={"bootstrap": bootstrap, **plain, "ssl_cafile": None})
         other_topology = Topology.from_settings(other, registry.ids())
-        assert asyncio.run(ensure_topics(Connection(bootstrap), other_topology.specs())).ok
-        env = {**pipeline_env, "IMX_BOOTSTRAP": bootstrap}
+        provisioned = provision(Connection(bootstrap), other_topology, settings.schemas_dir)
+        assert asyncio.run(provisioned).topics.ok
+        secured = ("IMX_SASL_USERNAME", "IMX_SASL_PASSWORD", "IMX_SSL_CAFILE")
+        env = {k: v for k, v in pipeline_env.items() if k not in secured}
+        env.update(IMX_BOOTSTRAP=bootstrap, IMX_SECURITY_PROTOCOL="PLAINTEXT")
         with running_worker(env, tmp_path, "second-cluster", port) as worker:
             _deliver(other, other_topology, workload(registry, 15, seed=6))
             log = worker.log.read_text()

@@ -48,31 +48,31 @@ async def _consume(bootstrap: str, topic: str, count: int) -> list[tuple[bytes, 
         await consumer.stop()
 
 
-def test_produce_consume_round_trip(kafka_bootstrap: str, topic_prefix: str) -> None:
+def test_produce_consume_round_trip(plaintext_bootstrap: str, topic_prefix: str) -> None:
     topic = f"{topic_prefix}roundtrip"
     records = [(f"k{i}".encode(), f"value {i}".encode()) for i in range(20)]
 
     async def scenario() -> list[tuple[bytes, bytes]]:
-        await _create(kafka_bootstrap, topic, partitions=3)
-        await _produce(kafka_bootstrap, topic, records)
-        return await _consume(kafka_bootstrap, topic, len(records))
+        await _create(plaintext_bootstrap, topic, partitions=3)
+        await _produce(plaintext_bootstrap, topic, records)
+        return await _consume(plaintext_bootstrap, topic, len(records))
 
     assert sorted(asyncio.run(scenario())) == sorted(records)
 
 
-def test_kcat_reads_what_aiokafka_wrote(kafka_bootstrap: str, topic_prefix: str) -> None:
+def test_kcat_reads_what_aiokafka_wrote(plaintext_bootstrap: str, topic_prefix: str) -> None:
     kcat = shutil.which("kcat")
     assert kcat, "kcat is not installed: `make setup` installs it (Debian package kcat)"
     topic = f"{topic_prefix}kcat"
     records = [(b"unit-a", b"first"), (b"unit-b", b"second")]
 
     async def scenario() -> None:
-        await _create(kafka_bootstrap, topic)
-        await _produce(kafka_bootstrap, topic, records)
+        await _create(plaintext_bootstrap, topic)
+        await _produce(plaintext_bootstrap, topic, records)
 
     asyncio.run(scenario())
     out = subprocess.run(
-        [kcat, "-b", kafka_bootstrap, "-C", "-t", topic, "-e", "-q", "-f", "%k=%s\\n"],
+        [kcat, "-b", plaintext_bootstrap, "-C", "-t", topic, "-e", "-q", "-f", "%k=%s\\n"],
         capture_output=True,
         text=True,
         timeout=60,

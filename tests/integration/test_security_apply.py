@@ -77,11 +77,11 @@ def test_a_rotated_password_replaces_the_old_one(secured: SecuredBroker) -> None
 
 
 def test_apply_against_a_broker_without_an_authorizer_says_so(
-    kafka_bootstrap: str, secured: SecuredBroker, tmp_path: Path
+    plaintext_bootstrap: str, secured: SecuredBroker, tmp_path: Path
 ) -> None:
     table = principals(REGISTRY, Topology("", 1, 1, tuple(REGISTRY.ids())))
     with pytest.raises(ApplyError, match="has no authorizer") as raised:
-        asyncio.run(apply(Connection(kafka_bootstrap), table, secured.secrets))
+        asyncio.run(apply(Connection(plaintext_bootstrap), table, secured.secrets))
     assert "\n" not in str(raised.value)
 
 

@@ -1,4 +1,9 @@
-"""A secured local broker (CONTRACT.md section 10) of its own, for the security tests."""
+"""Secured local brokers (CONTRACT.md section 10): the session's, and one of the security tests.
+
+The session broker is shared by every test that is not about plaintext; each test has a topic
+prefix of its own, so the ACLs of its topology are granted (added, never pruned) when it
+provisions its topics, and its processes act as their own principals.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,20 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from imx.cli.main import main
 from imx.kafka import localbroker
 from imx.kafka.connection import Connection
+from imx.kafka.provision import provision
 from imx.kafka.topology import Topology
 from imx.registry import load_registry
 from imx.security import secrets
-from imx.security.apply import apply
-from imx.security.principals import principals
+from imx.security.apply import apply, grant
+from imx.security.local import principal_settings
+from imx.security.principals import ADMIN, principals
 from imx.settings import Settings
 
 
@@ -34,10 +42,29 @@ class SecuredBroker:
             self.bootstrap, "SASL_SSL", principal, folder.password(principal), folder.ca_cert
         )
 
+    def settings(self, principal: str = ADMIN, **fields: Any) -> Settings:
+        """Settings reaching this broker as ``principal`` (explicitly: no local secrets used)."""
+        return principal_settings(
+            Settings(bootstrap=self.bootstrap, **fields), self.secrets, principal
+        )
+
+    def provision(self, settings: Settings) -> Topology:
+        """As admin: the topics of ``settings``' topology, the schemas, and that topology's ACLs."""
+        registry = load_registry(settings.registry_path)
+        topology = Topology.from_settings(settings, registry.ids())
+        admin = self.connection(ADMIN)
+        done = asyncio.run(provision(admin, topology, settings.schemas_dir))
+        assert done.topics.ok, done.topics.mismatched
+        asyncio.run(grant(admin, principals(registry, topology)))
+        return topology
+
 
 @contextlib.contextmanager
-def secured_broker(workdir: Path) -> Iterator[SecuredBroker]:
-    """Secrets for every principal of the registry, and a SASL_SSL broker using them."""
+def secured_broker(workdir: Path, *, users: bool = False) -> Iterator[SecuredBroker]:
+    """Secrets for every principal of the registry, and a SASL_SSL broker using them.
+
+    ``users``: the SCRAM users (and unprefixed ACLs) applied as well, as ``imx kafka up`` does.
+    """
     folder = workdir / "secrets"
     registry = load_registry()
     table = principals(registry, Topology("", 1, 1, tuple(registry.ids())))
@@ -47,7 +74,10 @@ def secured_broker(workdir: Path) -> Iterator[SecuredBroker]:
         home, localbroker.free_port(), Settings().jar_cache, lambda _m: None, secrets=folder
     )
     try:
-        yield SecuredBroker(bootstrap, home, folder)
+        broker_ = SecuredBroker(bootstrap, home, folder)
+        if users:
+            asyncio.run(apply(broker_.connection(ADMIN), table, folder))
+        yield broker_
     finally:
         localbroker.stop(home)
 

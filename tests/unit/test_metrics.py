@@ -45,6 +45,8 @@ CONTRACT = {
     "imx_stage_duration_seconds": ("histogram", {"stage"}),
     "imx_unit_last_report_timestamp_seconds": ("gauge", {"unit"}),
     "imx_consumer_lag_records": ("gauge", {"stage"}),
+    # Beyond section 9: schema records of imx.schemas not trusted (section 10, schema trust).
+    "imx_schema_records_ignored_total": ("counter", {"reason"}),
 }
 
 
@@ -60,6 +62,7 @@ def exercised() -> Metrics:
     metrics.delivered("gpd-oc", "NATIONAL", ("chain",), 0.3, 90_000.0)
     metrics.stage_took("intake", 0.0004)
     metrics.backlog("core", 3)
+    metrics.schema_record_ignored("fingerprint_mismatch")
     return metrics
 
 

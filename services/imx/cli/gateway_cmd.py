@@ -1,9 +1,9 @@
 """``imx gateway [--host H] [--port P]`` and ``imx gateway token issue|list|revoke`` (CONTRACT 11).
 
 TLS is used when ``$IMX_HOME/secrets/`` holds the gateway's certificate and key
-(``gateway-cert.pem``, ``gateway-key.pem``, made from the imx CA by the security set-up). Without
-them the gateway serves plain HTTP, and only on a loopback address: bearer tokens must not cross
-a network in clear.
+(``gateway.crt``, ``gateway.key``: ``imx security init`` issues them from the imx CA, for the same
+host names as the broker's). Without them the gateway serves plain HTTP, and only on a loopback
+address: bearer tokens must not cross a network in clear.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from imx.gateway.tokens import TokenError, TokenStore
 from imx.processes import bind_error
 from imx.registry import load_registry
 from imx.security.principals import GATEWAY
+from imx.security.secrets import SecretsDir, SecretsError, check_permissions
 from imx.settings import Settings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8443
-CERT_FILE, KEY_FILE = "gateway-cert.pem", "gateway-key.pem"
 
 
 def register(commands: Any) -> None:
@@ -67,8 +67,13 @@ def listen_plan(host: str, port: int, secrets_dir: Path) -> Listen:
     if not 0 < port < 65536:
         msg = f"--port {port} is not a TCP port"
         raise CliError(msg, EXIT_USAGE)
-    certfile, keyfile = secrets_dir / CERT_FILE, secrets_dir / KEY_FILE
+    folder = SecretsDir(secrets_dir)
+    certfile, keyfile = folder.gateway_cert, folder.gateway_key
     if certfile.is_file() and keyfile.is_file():
+        try:
+            check_permissions(secrets_dir)  # the key must be the gateway's alone
+        except SecretsError as exc:
+            raise CliError(str(exc)) from exc
         return Listen(host, port, certfile, keyfile)
     if not _loopback(host):
         msg = (

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 from typing import Any
 
 from imx.cli import security_cmd
 from imx.cli.common import EXIT_FAILURE, EXIT_OK, CliError, progress
 from imx.kafka import localbroker
-from imx.security import apply, secrets
+from imx.security import local
 from imx.settings import DEFAULT_KAFKA_PORT, Settings
 
 
@@ -41,38 +40,17 @@ def _home(args: argparse.Namespace, settings: Settings) -> Path:
 
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
-    folder = None
-    table = security_cmd.table(settings)
-    if not args.insecure:
-        folder = settings.secrets_dir
-        names = [p.name for p in table]
-        try:
-            created = secrets.init(folder, names).created  # creates only what is missing
-        except secrets.SecretsError as exc:
-            raise CliError(str(exc)) from exc
-        if created:
-            progress(f"created {len(created)} secret(s) in {folder} (imx security init)")
+    home = _home(args, settings)
     try:
-        bootstrap = localbroker.up(
-            _home(args, settings), args.port, settings.jar_cache, progress, secrets=folder
-        )
-    except localbroker.LocalKafkaError as exc:
+        if args.insecure:
+            bootstrap = localbroker.up(home, args.port, settings.jar_cache, progress)
+        else:
+            table = security_cmd.table(settings)
+            # Every start: the users and ACLs of the current registry (idempotent, < 1 s).
+            started = local.start_secured(settings, home, args.port, table, progress)
+            bootstrap = started.connection.bootstrap
+    except (localbroker.LocalKafkaError, local.LocalSetupError) as exc:
         raise CliError(str(exc)) from exc
-    if folder is not None:
-        # Every start: the users and ACLs of the current registry (idempotent, ~0.5 s).
-        connection = localbroker.Security(folder).admin_connection(bootstrap)
-        try:
-            outcome = asyncio.run(
-                apply.apply(connection, table, folder, timeout_s=settings.request_timeout_s)
-            )
-        except (apply.ApplyError, secrets.SecretsError) as exc:
-            raise CliError(str(exc)) from exc
-        changes = len(outcome.plan.lines())
-        progress(
-            f"users and ACLs: {changes} change(s) applied"
-            if changes
-            else "users and ACLs: up to date"
-        )
     print(f"bootstrap={bootstrap}", flush=True)
     return EXIT_OK
 

@@ -25,6 +25,11 @@ def register(commands: Any) -> None:
         type=positive,
         help="seconds to run once the worker is ready (default: until Ctrl-C)",
     )
+    cmd.add_argument(
+        "--insecure",
+        action="store_true",
+        help="start the local broker plaintext, without users or ACLs (default: SASL_SSL)",
+    )
     cmd.set_defaults(handler=_run)
 
 
@@ -32,7 +37,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     # Output may go away mid-run (Ctrl-C also ends `| tee`); the stop must complete regardless.
     console = Console(file=SafeStream(sys.stdout))  # type: ignore[arg-type]
     with job_failures("imx run"), interrupt_on_signals():
-        final = job.run(settings, args.duration, console, progress)
+        final = job.run(settings, args.duration, console, progress, insecure=args.insecure)
         summary = render(final, title="imx run: summary", window="whole run")
         console.print(summary, width=None if console.is_terminal else SUMMARY_WIDTH)
     return EXIT_OK

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from imx.kafka.schemastore import IGNORED_REASONS
+
 #: Time to the response head: sub-millisecond checks up to a broker acknowledgement timeout.
 DURATION_BUCKETS = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -41,6 +43,18 @@ class GatewayMetrics:
             ["unit"],
             registry=r,
         )
+
+        self._schema_ignored = Counter(
+            "imx_schema_records_ignored",
+            "Records of imx.schemas not trusted: unparseable, or key is not their fingerprint.",
+            ["reason"],
+            registry=r,
+        )
+        for reason in IGNORED_REASONS:
+            self._schema_ignored.labels(reason)
+
+    def schema_record_ignored(self, reason: str) -> None:
+        self._schema_ignored.labels(reason).inc()
 
     def request_answered(self, route: str, status: int, duration_s: float) -> None:
         self._requests.labels(route, str(status)).inc()

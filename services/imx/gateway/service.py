@@ -75,7 +75,9 @@ class Gateway:
         self.ack_timeout_s = settings.gateway_ack_timeout_s
         self._limiter = RateLimiter(settings.gateway_rate, settings.gateway_burst, clock)
         self._clock = clock
-        self._store = SchemaStore(connection, topology.schemas, schemas)
+        self._store = SchemaStore(
+            connection, topology.schemas, schemas, on_ignored=self.metrics.schema_record_ignored
+        )
         self._publisher: ReportPublisher | None = None
         self._publisher_lock = asyncio.Lock()
         self._partitions: dict[str, tuple[float, list[TopicPartition]]] = {}

@@ -1,8 +1,9 @@
 """The one report publisher: encode, and send to the unit's ingress topic keyed by event id.
 
 ``imx publish``, the simulator, the benchmark and the tests publish through it, and so will the
-gateway and the outbox: every writer schema is on ``imx.schemas`` before the first report, the
-producer is idempotent with ``acks=all``, and a report goes to ``ingress.<unit>``.
+gateway and the outbox: every writer schema is released on ``imx.schemas`` before the first
+report (or it fails naming the schema), the producer is idempotent with ``acks=all``, and a
+report goes to ``ingress.<unit>``.
 """
 
 from __future__ import annotations
@@ -43,13 +44,14 @@ class ReportPublisher:
         self._producer = connection.producer(**producer_overrides)
 
     async def start(self) -> None:
-        """Connect, and make sure the writer schemas of ``types`` are on ``imx.schemas``."""
+        """Check the writer schemas of ``types`` are released on ``imx.schemas``, then connect.
+
+        ``SchemaNotReleasedError`` names a missing one before anything is sent.
+        """
         try:
-            await asyncio.wait_for(self._producer.start(), self._timeout_s)
             schemas = [self._schemas.report(t) for t in self._types]
-            await asyncio.wait_for(
-                self._store.ensure_published(self._producer, schemas), self._timeout_s
-            )
+            await asyncio.wait_for(self._store.require(schemas), self._timeout_s)
+            await asyncio.wait_for(self._producer.start(), self._timeout_s)
         except BaseException:
             with contextlib.suppress(Exception):  # the failure to start is the one to report
                 await self.stop()

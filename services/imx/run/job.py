@@ -26,8 +26,8 @@ from rich.live import Live
 
 from imx import processes
 from imx.gateway.tokens import TokenStore
-from imx.kafka.admin import ensure_topics
 from imx.kafka.connection import Connection
+from imx.kafka.provision import provision
 from imx.kafka.publisher import ReportPublisher
 from imx.kafka.topology import Topology
 from imx.processes import Progress
@@ -36,6 +36,9 @@ from imx.run.figures import Figures, summarise
 from imx.run.view import progress_line, render
 from imx.schema.loader import SchemaSet, load_schemas
 from imx.scrape import Sample, parse_sample
+from imx.security.local import Identities
+from imx.security.principals import GATEWAY, WORKER, principals
+from imx.security.secrets import SecretsDir
 from imx.settings import Settings
 from imx.signals import stop_on_signals
 from imx.simulator.generator import new_simulator
@@ -66,38 +69,51 @@ class Watch:
 
 
 def run(
-    settings: Settings, duration_s: float | None, console: Console, progress: processes.Progress
+    settings: Settings,
+    duration_s: float | None,
+    console: Console,
+    progress: processes.Progress,
+    *,
+    insecure: bool = False,
 ) -> Figures:
-    """Bring everything up, run until stopped, stop everything; return the final figures."""
+    """Bring everything up, run until stopped, stop everything; return the final figures.
+
+    On the secured broker (the default) every process acts as its own principal: provisioning
+    as ``admin``, the worker as ``svc-worker``, the gateway and the simulator (which speaks for
+    every unit, as the gateway does) as ``svc-gateway``.
+    """
     registry = load_registry(settings.registry_path)
     schemas = load_schemas(settings.schemas_dir)
     topology = Topology.from_settings(settings, registry.ids())
     teardown = processes.Teardown()
     try:
-        connection = processes.broker(settings, teardown, progress)
-        result = asyncio.run(
-            ensure_topics(connection, topology.specs(), settings.request_timeout_s)
+        table = principals(registry, topology)
+        connection = processes.broker(settings, teardown, progress, table, insecure=insecure)
+        identities = Identities.of(settings, connection)
+        provisioned = asyncio.run(
+            provision(connection, topology, settings.schemas_dir, settings.request_timeout_s)
         )
+        result = provisioned.topics
         if not result.ok:
             msg = "topics differ from the contract: " + "; ".join(result.mismatched)
             raise processes.RunError(msg)
         progress(f"topics: {len(result.created)} created, {len(result.verified)} verified")
         key = SecretStr(processes.pseudonym_key(settings, progress))
         worker = processes.start_worker(
-            settings.model_copy(update={"pseudonym_key": key}).child_env(),
+            identities.settings(WORKER).model_copy(update={"pseudonym_key": key}).child_env(),
             processes.web_port(settings.web_port),
             settings.home / "logs",
         )
         teardown.add(f"the worker (pid {worker.process.pid})", worker.stop)
         progress(f"worker pid {worker.process.pid} starting, log {worker.log}")
         worker.wait_ready(READY_TIMEOUT_S, ASSIGNED_WITHIN_S, progress)
-        _start_gateway(settings, teardown, progress)
+        _start_gateway(identities, teardown, progress)
         seed = secrets.randbits(32)
         progress(
             f"worker serves {worker.metrics_url}; simulating at {RATE:g} reports/s (seed {seed})"
         )
         watch = Watch(
-            connection=connection,
+            connection=identities.connection(GATEWAY),
             topology=topology,
             schemas=schemas,
             reports=new_simulator(registry, seed, lambda: datetime.now(UTC)),
@@ -110,10 +126,16 @@ def run(
         teardown.run(progress)
 
 
-def _start_gateway(settings: Settings, teardown: processes.Teardown, progress: Progress) -> None:
+def _start_gateway(
+    identities: Identities, teardown: processes.Teardown, progress: Progress
+) -> None:
     """The HTTP gateway, and a token for one station that lives as long as this run."""
+    settings = identities.settings(GATEWAY)
+    folder = SecretsDir(settings.secrets_dir)
+    tls = folder.gateway_cert.is_file() and folder.gateway_key.is_file()
+    ca_file = folder.ca_cert if tls else None
     gateway = processes.start_gateway(
-        settings.child_env(), processes.web_port(GATEWAY_PORT), settings.home / "logs"
+        settings.child_env(), processes.web_port(GATEWAY_PORT), settings.home / "logs", ca_file
     )
     teardown.add(f"the gateway (pid {gateway.process.pid})", gateway.stop)
     gateway.wait_ready(READY_TIMEOUT_S)
@@ -124,8 +146,9 @@ def _start_gateway(settings: Settings, teardown: processes.Teardown, progress: P
         lambda: store.revoke(issued.record.id, datetime.now(UTC)),
     )
     progress(f"gateway serves {gateway.url}; token for {STATION} (revoked at the end of the run):")
+    cacert = f"--cacert {ca_file} " if ca_file else ""
     progress(
-        f"  curl -sN '{gateway.url}/v1/feed?from=beginning' "
+        f"  curl -sN {cacert}'{gateway.url}/v1/feed?from=beginning' "
         f"-H 'Authorization: Bearer {issued.token}'"
     )
 

@@ -18,7 +18,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -202,13 +202,7 @@ async def apply(
                 _check(result["error_code"], result["error_message"], what, bootstrap)
             all_records[cluster] = records
             write_private(records_path, json.dumps(all_records, indent=1).encode())
-        if todo.add_acls:
-            created = await _send(
-                admin, protocol.CreateAcls([_wire(a) for a in todo.add_acls]), timeout_s
-            )
-            for entry, result in zip(todo.add_acls, created["creation_responses"], strict=True):
-                what = f"creating ACL '{entry.describe()}'"
-                _check(result["error_code"], result["error_message"], what, bootstrap)
+        await _create_acls(admin, todo.add_acls, timeout_s, bootstrap)
         if todo.remove_acls:
             deleted = await _send(
                 admin, protocol.DeleteAcls([_wire(a) for a in todo.remove_acls]), timeout_s
@@ -217,5 +211,34 @@ async def apply(
                 what = f"deleting ACL '{entry.describe()}'"
                 _check(result["error_code"], result["error_message"], what, bootstrap)
         return Outcome(todo, applied=True)
+    finally:
+        await asyncio.wait_for(admin.close(), timeout_s)
+
+
+async def _create_acls(
+    admin: Any, entries: Sequence[AclEntry], timeout_s: float, bootstrap: str
+) -> None:
+    if not entries:
+        return
+    created = await _send(admin, protocol.CreateAcls([_wire(a) for a in entries]), timeout_s)
+    for entry, result in zip(entries, created["creation_responses"], strict=True):
+        what = f"creating ACL '{entry.describe()}'"
+        _check(result["error_code"], result["error_message"], what, bootstrap)
+
+
+async def grant(
+    connection: Connection, table: Iterable[Principal], timeout_s: float = 30.0
+) -> None:
+    """Add the ACLs of ``table``, removing none (Kafka keeps an ACL that exists only once).
+
+    For one broker shared by several topologies at once — the test suite gives each test a
+    topic prefix of its own — where ``apply`` would remove the other topologies' ACLs. The
+    users must exist already (``apply``).
+    """
+    admin = connection.admin()
+    await asyncio.wait_for(admin.start(), timeout_s)
+    try:
+        entries = sorted(wanted_acls(p for p in table if not p.super_user))
+        await _create_acls(admin, entries, timeout_s, connection.bootstrap)
     finally:
         await asyncio.wait_for(admin.close(), timeout_s)

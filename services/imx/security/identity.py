@@ -10,6 +10,7 @@ including ``IMX_SECURITY_PROTOCOL=PLAINTEXT``.
 from __future__ import annotations
 
 from imx.kafka.connection import Connection
+from imx.security.local import principal_settings
 from imx.security.secrets import SecretsDir
 from imx.settings import Settings
 
@@ -32,16 +33,7 @@ def settings_as(settings: Settings, principal: str) -> Settings:
     """
     if not uses_local_secrets(settings):
         return settings
-    folder = SecretsDir(settings.secrets_dir)
-    password = folder.password(principal)  # checks the folder's permissions first
-    return settings.model_copy(
-        update={
-            "security_protocol": "SASL_SSL",
-            "sasl_username": principal,
-            "sasl_password": password,
-            "ssl_cafile": folder.ca_cert,
-        }
-    )
+    return principal_settings(settings, settings.secrets_dir, principal)
 
 
 def connection_as(settings: Settings, principal: str) -> Connection:

@@ -1,10 +1,11 @@
-"""The secrets folder (CONTRACT.md section 10): a CA, the broker's key and certificate, passwords.
+"""The secrets folder (CONTRACT.md section 10): a CA, server certificates, passwords.
 
 Layout under ``$IMX_HOME/secrets/`` (folder 0700, every file 0600)::
 
     ca.key  ca.crt            the local CA (EC P-256), self-signed
     broker.key  broker.crt    the broker's key and certificate, signed by the CA
     broker.pem                key and certificate chain in one file: Kafka's PEM key store
+    gateway.key  gateway.crt  the HTTP gateway's key and certificate (chain), signed by the CA
     passwords/<principal>     one random password per principal (32 random bytes, base64url)
 
 ``init`` never overwrites a secret except the one named by ``rotate``; everything it creates is
@@ -33,8 +34,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import SecretStr
 
 CA_DAYS = 3650
-BROKER_DAYS = 825
+SERVER_DAYS = 825  # the broker's and the gateway's certificates
 BROKER = "broker"  # --rotate broker reissues the broker's key and certificate
+GATEWAY_TLS = "gateway"  # --rotate gateway reissues the HTTP gateway's key and certificate
 #: The broker certificate's subject as Kafka's SSL principal builder names it (RFC 2253).
 BROKER_SSL_PRINCIPAL = "CN=imx broker,O=imx"
 DEFAULT_HOSTS = ("localhost", "127.0.0.1")
@@ -69,6 +71,15 @@ class SecretsDir:
     @property
     def broker_pem(self) -> Path:
         return self.root / "broker.pem"
+
+    @property
+    def gateway_key(self) -> Path:
+        return self.root / "gateway.key"
+
+    @property
+    def gateway_cert(self) -> Path:
+        """The HTTP gateway's certificate and the CA's, PEM (CONTRACT.md section 11)."""
+        return self.root / "gateway.crt"
 
     @property
     def passwords(self) -> Path:
@@ -141,9 +152,9 @@ def init(
 ) -> InitResult:
     """Create what is missing under ``root``; replace only ``rotate`` (a principal or "broker")."""
     names = sorted(set(principals))
-    if rotate is not None and rotate not in {*names, BROKER}:
+    if rotate is not None and rotate not in {*names, BROKER, GATEWAY_TLS}:
         known = ", ".join([*names[:3], "…"]) if len(names) > 3 else ", ".join(names)
-        msg = f"unknown principal {rotate!r} to rotate (known: {BROKER}, {known})"
+        msg = f"unknown principal {rotate!r} to rotate (known: {BROKER}, {GATEWAY_TLS}, {known})"
         raise SecretsError(msg)
     folder = SecretsDir(root)
     san = _hosts([*DEFAULT_HOSTS, *hosts])
@@ -170,20 +181,24 @@ def init(
         writes[folder.ca_cert] = ca_cert.public_bytes(serialization.Encoding.PEM)
         result.created.append("ca")
 
-    broker_files = (folder.broker_key, folder.broker_cert, folder.broker_pem)
-    have_broker = all(p.exists() for p in broker_files)
-    if have_broker and rotate != BROKER and "ca" not in result.created:
-        result.kept.append(BROKER)
-    else:
-        broker_key = ec.generate_private_key(ec.SECP256R1())
-        cert = _broker_certificate(broker_key, ca_key, ca_cert, san)
-        chain = cert.public_bytes(serialization.Encoding.PEM) + ca_cert.public_bytes(
-            serialization.Encoding.PEM
-        )
-        writes[folder.broker_key] = _key_pem(broker_key)
-        writes[folder.broker_cert] = chain
-        writes[folder.broker_pem] = _key_pem(broker_key) + chain
-        (result.rotated if have_broker else result.created).append(BROKER)
+    ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM)
+    servers = (
+        (BROKER, "imx broker", (folder.broker_key, folder.broker_cert, folder.broker_pem)),
+        (GATEWAY_TLS, "imx gateway", (folder.gateway_key, folder.gateway_cert)),
+    )
+    for name, common_name, files in servers:
+        have = all(p.exists() for p in files)
+        if have and rotate != name and "ca" not in result.created:
+            result.kept.append(name)
+            continue
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = _server_certificate(key, ca_key, ca_cert, san, common_name)
+        chain = cert.public_bytes(serialization.Encoding.PEM) + ca_pem
+        writes[files[0]] = _key_pem(key)
+        writes[files[1]] = chain
+        if len(files) == 3:  # the broker's PEM key store: key and chain in one file
+            writes[files[2]] = _key_pem(key) + chain
+        (result.rotated if have else result.created).append(name)
 
     for name in names:
         path = folder.password_file(name)
@@ -263,11 +278,12 @@ def _ca_certificate(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
     )
 
 
-def _broker_certificate(
+def _server_certificate(
     key: ec.EllipticCurvePrivateKey,
     ca_key: ec.EllipticCurvePrivateKey,
     ca_cert: x509.Certificate,
     san: list[x509.GeneralName],
+    common_name: str,
 ) -> x509.Certificate:
     now = dt.datetime.now(dt.UTC)
     return (
@@ -276,7 +292,7 @@ def _broker_certificate(
             x509.Name(
                 [
                     x509.NameAttribute(NameOID.ORGANIZATION_NAME, "imx"),
-                    x509.NameAttribute(NameOID.COMMON_NAME, "imx broker"),
+                    x509.NameAttribute(NameOID.COMMON_NAME, common_name),
                 ]
             )
         )
@@ -284,7 +300,7 @@ def _broker_certificate(
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=BROKER_DAYS))
+        .not_valid_after(now + dt.timedelta(days=SERVER_DAYS))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -300,7 +316,8 @@ def _broker_certificate(
             ),
             critical=True,
         )
-        # clientAuth too: the broker presents it to its own controller listener (mutual TLS).
+        # clientAuth too: the broker presents its certificate to its own controller listener
+        # (mutual TLS); the gateway's is never accepted there (its subject is no super user).
         .add_extension(
             x509.ExtendedKeyUsage(
                 [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]

@@ -30,7 +30,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 
 from imx.kafka.connection import Connection
 from imx.kafka.reading import cluster_id, end_offsets
-from imx.kafka.schemastore import SchemaStore
+from imx.kafka.schemastore import SchemaNotReleasedError, SchemaStore
 from imx.kafka.topology import ACCEPTED_RETENTION_MS, TABLES, Topology
 from imx.metrics import Metrics
 from imx.pipeline.core import Core
@@ -69,7 +69,10 @@ def pseudonym_key(settings: Settings) -> bytes:
 
 
 def prepare_state(settings: Settings, connection: Connection, web_port: int) -> Path:
-    """The state folder for this cluster and app, emptied when it is ahead of its changelogs."""
+    """The state folder for this cluster and app, emptied when it is ahead of its changelogs.
+
+    Also checks that the schemas of deliveries and disclosures are released on ``imx.schemas``.
+    """
     registry = load_registry(settings.registry_path)
     topology = Topology.from_settings(settings, registry.ids())
     found = asyncio.run(cluster_id(connection, settings.request_timeout_s))
@@ -83,6 +86,12 @@ def prepare_state(settings: Settings, connection: Connection, web_port: int) -> 
         ends = asyncio.run(end_offsets(connection, list(persisted), settings.request_timeout_s))
         statedir.discard_if_stale(datadir, persisted, ends)
     datadir.mkdir(parents=True, exist_ok=True)
+    schemas = load_schemas(settings.schemas_dir)
+    store = SchemaStore(connection, topology.schemas, schemas)
+    try:  # what the worker writes must be readable by every recipient: released, not added
+        asyncio.run(store.require([schemas.delivery(), schemas.disclosure()]))
+    except SchemaNotReleasedError as exc:
+        raise WorkerConfigError(str(exc)) from exc
     return datadir
 
 
@@ -133,7 +142,9 @@ def build(settings: Settings, connection: Connection, web_port: int, datadir: Pa
         **raw,
     )
     tables = {name: app.Table(name, partitions=1, key_type=str, value_type=None) for name in TABLES}
-    store = SchemaStore(connection, topology.schemas, schemas)
+    store = SchemaStore(
+        connection, topology.schemas, schemas, on_ignored=metrics.schema_record_ignored
+    )
     app.task(IntakeLoop(IntakeWiring(
         connection=connection,
         registry=registry,

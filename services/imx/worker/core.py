@@ -190,8 +190,9 @@ def _seconds(later: datetime, earlier: datetime | None) -> float | None:
 def core_agent(w: CoreWiring, connection: Connection, store: SchemaStore) -> Agent:
     """The faust agent around ``CoreStage``: batches of events, one producer.
 
-    Before the first record it makes sure the schemas of what it writes (deliveries and
-    disclosures) are on ``imx.schemas``, so a feed reader in any language can resolve them.
+    Before the first record it checks that the schemas of what it writes (deliveries and
+    disclosures) are released on ``imx.schemas``, so a feed reader in any language can resolve
+    them; provisioning released them, the worker may not write the topic.
     """
 
     async def core(stream: Any) -> None:
@@ -199,7 +200,7 @@ def core_agent(w: CoreWiring, connection: Connection, store: SchemaStore) -> Age
         producer = connection.producer()
         await producer.start()
         try:
-            await store.ensure_published(producer, [w.schemas.delivery(), w.schemas.disclosure()])
+            await store.require([w.schemas.delivery(), w.schemas.disclosure()])
             async for events in stream.take_events(BATCH, within=BATCH_WAIT_S):
                 out = KafkaOutput(producer)
                 for event in events:

@@ -22,6 +22,7 @@ from imx.gateway.tokens import (
     token_id_of,
     verify,
 )
+from imx.security import secrets
 
 pytestmark = pytest.mark.unit
 
@@ -99,9 +100,10 @@ def test_plain_http_is_served_on_loopback_only(tmp_path: Path) -> None:
     for host in ("0.0.0.0", "10.1.2.3", "gateway.example"):  # noqa: S104
         with pytest.raises(CliError, match="not a loopback address"):
             listen_plan(host, 8443, folder)
-    folder.mkdir()
-    (folder / "gateway-cert.pem").write_text("cert")
-    (folder / "gateway-key.pem").write_text("key")
+    secrets.init(folder, ["admin"])  # the CA issues the gateway's certificate too
     secured = listen_plan("0.0.0.0", 8443, folder)  # noqa: S104
     assert secured.url == "https://0.0.0.0:8443"
-    assert secured.keyfile == folder / "gateway-key.pem"
+    assert secured.keyfile == folder / "gateway.key"
+    folder.chmod(0o755)
+    with pytest.raises(CliError, match="chmod"):
+        listen_plan("127.0.0.1", 8443, folder)

@@ -11,7 +11,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import PolicyBuilder, Store
 
-from imx.security.secrets import BROKER, SecretsDir, SecretsError, creds, init
+from imx.security.secrets import BROKER, GATEWAY_TLS, SecretsDir, SecretsError, creds, init
 
 pytestmark = pytest.mark.unit
 
@@ -27,7 +27,7 @@ def test_init_creates_a_private_folder_with_a_ca_a_broker_certificate_and_passwo
 ) -> None:
     root = tmp_path / "secrets"
     result = init(root, NAMES, hosts=["kafka.example", "10.0.0.5"])
-    assert result.created == ["ca", BROKER, *NAMES]
+    assert result.created == ["ca", BROKER, GATEWAY_TLS, *NAMES]
     folder = SecretsDir(root)
     assert _mode(root) == 0o700
     assert _mode(folder.passwords) == 0o700
@@ -40,12 +40,16 @@ def test_init_creates_a_private_folder_with_a_ca_a_broker_certificate_and_passwo
     assert folder.principals() == sorted(NAMES)
 
 
-def test_the_broker_certificate_is_signed_by_the_ca_for_every_host(tmp_path: Path) -> None:
+@pytest.mark.parametrize("server", ["broker", "gateway"])
+def test_server_certificates_are_signed_by_the_ca_for_every_host(
+    tmp_path: Path, server: str
+) -> None:
     root = tmp_path / "secrets"
     init(root, NAMES, hosts=["kafka.example", "10.0.0.5"])
     folder = SecretsDir(root)
     ca = x509.load_pem_x509_certificate(folder.ca_cert.read_bytes())
-    chain = x509.load_pem_x509_certificates(folder.broker_cert.read_bytes())
+    path = folder.broker_cert if server == "broker" else folder.gateway_cert
+    chain = x509.load_pem_x509_certificates(path.read_bytes())
     broker = chain[0]
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     assert not broker.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
@@ -66,6 +70,10 @@ def test_the_broker_certificate_is_signed_by_the_ca_for_every_host(tmp_path: Pat
         .build_server_verifier(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
     )
     ip_verifier.verify(broker, [])
+    cn = broker.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)[0].value
+    assert cn == f"imx {server}"
+    if server == "gateway":
+        return
     # the key store file holds the key and the chain, for Kafka's ssl.keystore.type=PEM
     pem = folder.broker_pem.read_text()
     assert pem.startswith("-----BEGIN PRIVATE KEY-----")
@@ -78,7 +86,7 @@ def test_init_never_overwrites_and_adds_only_what_is_missing(tmp_path: Path) -> 
     before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
     again = init(root, [*NAMES, "unit-new"])
     assert again.created == ["unit-new"]
-    assert again.kept == ["ca", BROKER, *NAMES]
+    assert again.kept == ["ca", BROKER, GATEWAY_TLS, *NAMES]
     assert all(p.read_bytes() == data for p, data in before.items())
 
 
@@ -93,8 +101,12 @@ def test_rotate_replaces_only_that_secret(tmp_path: Path) -> None:
     assert folder.password("unit-ps-bor").get_secret_value() != old["unit-ps-bor"]
     assert folder.password("admin").get_secret_value() == old["admin"]
     assert folder.broker_cert.read_bytes() == cert
+    gateway = folder.gateway_cert.read_bytes()
     assert init(root, NAMES, rotate=BROKER).rotated == [BROKER]
     assert folder.broker_cert.read_bytes() != cert
+    assert folder.gateway_cert.read_bytes() == gateway
+    assert init(root, NAMES, rotate=GATEWAY_TLS).rotated == [GATEWAY_TLS]
+    assert folder.gateway_cert.read_bytes() != gateway
 
 
 def test_rotating_an_unknown_principal_is_refused_before_anything_is_written(
