@@ -39,8 +39,15 @@ from tests.support.workload import paired_workload, workload
 pytestmark = pytest.mark.e2e
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-RULE_FILES = sorted((DEPLOY / "prometheus" / "rules").glob("*.yml"))
-DASHBOARDS = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
+#: The worker's rules and dashboards; the gateway's have a test of their own
+#: (tests/e2e/test_gateway_prometheus.py), with a gateway to scrape.
+GATEWAY_FILES = {"gateway.rules.yml", "imx-gateway.json"}
+RULE_FILES = sorted(
+    p for p in (DEPLOY / "prometheus" / "rules").glob("*.yml") if p.name not in GATEWAY_FILES
+)
+DASHBOARDS = sorted(
+    p for p in (DEPLOY / "grafana" / "dashboards").glob("*.json") if p.name not in GATEWAY_FILES
+)
 #: What this traffic must trip: every delivery is minutes after reported_at (the workload's
 #: reports are back-dated), and one report is delivered 26 h after it occurred.
 FIRING = {"ImxDeliveryLatencyP99High", "ImxReportDeliveredLate"}

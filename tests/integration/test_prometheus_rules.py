@@ -25,6 +25,7 @@ ALERTS = {
     "ImxDeliveryLatencyP99High",
     "ImxWorkerDown",
     "ImxReportDeliveredLate",
+    "ImxGateway5xxRateHigh",
 }
 # A test case: `exp_alerts: []` stays quiet, `exp_alerts:` followed by a list item fires.
 CASE = re.compile(r"alertname:[ \t]*(\w+)[ \t]*\n[ \t]*exp_alerts:[ \t]*(\[\]|\n[ \t]*-)")
@@ -49,6 +50,7 @@ def test_config_is_valid_and_loads_the_rules() -> None:
     result = promtool("check", "config", "prometheus.yml")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "imx.rules.yml" in result.stdout
+    assert "gateway.rules.yml" in result.stdout
 
 
 def test_rule_unit_tests_pass() -> None:
@@ -73,19 +75,24 @@ def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
 
 
 @pytest.mark.parametrize(
-    ("alert", "old", "new"),
+    ("alert", "old", "new", "file"),
     [
-        ("ImxUnitSilent", "expr: vector(10800)", "expr: vector(21600)"),
-        ("ImxDlqRateHigh", "> 0.1\n", "> 0.3\n"),
-        ("ImxDeliveryLatencyP99High", ") > 1\n", ") > 2\n"),
-        ("ImxWorkerDown", "== 0\n        for: 1m", "== 0\n        for: 0m"),
-        ("ImxReportDeliveredLate", "[15m]", "[1h]"),
+        ("ImxUnitSilent", "expr: vector(10800)", "expr: vector(21600)", "imx.rules.yml"),
+        ("ImxDlqRateHigh", "> 0.1\n", "> 0.3\n", "imx.rules.yml"),
+        ("ImxDeliveryLatencyP99High", ") > 1\n", ") > 2\n", "imx.rules.yml"),
+        ("ImxWorkerDown", "== 0\n        for: 1m", "== 0\n        for: 0m", "imx.rules.yml"),
+        ("ImxReportDeliveredLate", "[15m]", "[1h]", "imx.rules.yml"),
+        ("ImxGateway5xxRateHigh", "> 0.05\n", "> 0.2\n", "gateway.rules.yml"),
+        ("ImxGateway5xxRateHigh", "[5m]", "[1h]", "gateway.rules.yml"),
+        ("ImxGateway5xxRateHigh", "for: 10m", "for: 0m", "gateway.rules.yml"),
     ],
 )
-def test_a_changed_rule_fails_its_tests(alert: str, old: str, new: str, tmp_path: Path) -> None:
+def test_a_changed_rule_fails_its_tests(
+    alert: str, old: str, new: str, file: str, tmp_path: Path
+) -> None:
     copy = tmp_path / "prometheus"
     shutil.copytree(PROMETHEUS, copy)
-    rules = copy / "rules" / "imx.rules.yml"
+    rules = copy / "rules" / file
     text = rules.read_text()
     assert old in text
     rules.write_text(text.replace(old, new))
