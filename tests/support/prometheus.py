@@ -25,6 +25,7 @@ from typing import Any
 from imx.kafka.localbroker import free_port
 
 JOB = "imx-worker"  # the job name deploy/prometheus/prometheus.yml uses, which the rules expect
+GATEWAY_JOB = "imx-gateway"  # the same for the gateways
 READY_TIMEOUT_S = 30.0
 STOP_GRACE_S = 10.0
 
@@ -115,9 +116,16 @@ class PrometheusServer:
 
 
 def write_config(
-    workdir: Path, targets: Sequence[str], rule_files: Sequence[Path], interval_s: float
+    workdir: Path,
+    targets: Sequence[str],
+    rule_files: Sequence[Path],
+    interval_s: float,
+    gateways: Sequence[str] = (),
 ) -> Path:
     every = f"{round(interval_s * 1000)}ms"  # Prometheus durations are integers with a unit
+    jobs = [{"job_name": JOB, "static_configs": [{"targets": list(targets)}]}]
+    if gateways:
+        jobs.append({"job_name": GATEWAY_JOB, "static_configs": [{"targets": list(gateways)}]})
     config = {
         "global": {
             "scrape_interval": every,
@@ -125,7 +133,7 @@ def write_config(
             "evaluation_interval": every,
         },
         "rule_files": [str(path.resolve()) for path in rule_files],
-        "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": list(targets)}]}],
+        "scrape_configs": jobs,
     }
     path = workdir / "prometheus.yml"
     path.write_text(json.dumps(config, indent=2))
@@ -138,10 +146,12 @@ def running_prometheus(
     workdir: Path,
     rule_files: Sequence[Path] = (),
     interval_s: float = 1.0,
+    gateways: Sequence[str] = (),
 ) -> Iterator[PrometheusServer]:
-    """A ready server scraping ``targets`` (host:port) as job ``imx-worker``; stopped on exit."""
+    """A ready server scraping ``targets`` (host:port) as job ``imx-worker`` and ``gateways``
+    as job ``imx-gateway``; stopped on exit."""
     workdir.mkdir(parents=True, exist_ok=True)
-    config = write_config(workdir, targets, rule_files, interval_s)
+    config = write_config(workdir, targets, rule_files, interval_s, gateways)
     port = free_port()
     log = workdir / "prometheus.log"
     with log.open("wb") as handle:

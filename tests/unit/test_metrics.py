@@ -4,8 +4,9 @@
 - Each intention-named call moves exactly its own series, by the right amount.
 - Buckets: delivery latency fine from 5 ms to the 1 s target and on to 60 s; event age up to
   48 h with bounds at 1 h and 24 h, written as the rules and dashboards select them.
-- Every imx_ and faust_ name a dashboard or rule uses exists; every dashboard panel uses the
-  provisioned datasource; the rules watch exactly the registry's LOCAL units.
+- Every imx_ and faust_ name a dashboard or rule uses exists (the gateway's too); every
+  dashboard panel uses the provisioned datasource; the rules watch exactly the registry's LOCAL
+  units.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from imx.gateway.metrics import GatewayMetrics
 from imx.metrics import AGE_BUCKETS, LATENCY_BUCKETS, STAGE_BUCKETS, Metrics
 from imx.registry import load_registry
 from tests.support.prometheus import grafana_queries, substitute_grafana, without_comparison
@@ -30,6 +32,7 @@ pytestmark = pytest.mark.unit
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 RULES = DEPLOY / "prometheus" / "rules" / "imx.rules.yml"
+RULE_FILES = sorted((DEPLOY / "prometheus" / "rules").glob("*.yml"))
 DASHBOARDS = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
 DATASOURCES = DEPLOY / "grafana" / "provisioning" / "datasources" / "imx.yml"
 
@@ -252,7 +255,7 @@ def test_bounds_are_written_as_the_rules_and_dashboards_select_them() -> None:
 
 
 def _used_names() -> set[str]:
-    texts = [RULES.read_text()]
+    texts = [path.read_text() for path in RULE_FILES]
     for path in DASHBOARDS:
         texts += [expr for _label, expr in grafana_queries(json.loads(path.read_text()))]
     return set(re.findall(r"\b(?:imx|faust)_[a-z_]+\b", "\n".join(texts)))
@@ -271,9 +274,11 @@ def _series_names(registry: CollectorRegistry) -> set[str]:
 def test_every_metric_name_in_rules_and_dashboards_exists() -> None:
     faust = CollectorRegistry()
     FaustMetrics.create(faust, "faust")  # what the worker registers beside ours
-    exposed = _series_names(Metrics().registry) | _series_names(faust)
+    gateway = GatewayMetrics().registry
+    exposed = _series_names(Metrics().registry) | _series_names(faust) | _series_names(gateway)
     used = _used_names()
     assert {n for n in used if n.startswith("imx_")}, "no imx_ names found: the pattern is broken"
+    assert {n for n in used if n.startswith("imx_gateway_")}, "the gateway's names are not read"
     assert used <= exposed, sorted(used - exposed)
 
 
@@ -293,7 +298,7 @@ def test_dashboards_are_current_and_use_the_provisioned_datasource() -> None:
             assert panel["targets"], (path.name, panel["title"])
             for target in panel["targets"]:
                 assert target["datasource"]["uid"] == uid, (path.name, panel["title"])
-    assert len(uids) == len(set(uids)) == 4
+    assert len(uids) == len(set(uids)) == 5  # Flow, Latency, Units, Workers, Gateway
 
 
 def test_the_silence_rules_watch_exactly_the_local_units() -> None:
