@@ -324,6 +324,14 @@ class Gateway:
         scheme = "https" if self.ca_file else "http"
         return f"{scheme}://127.0.0.1:{self.port}"
 
+    def metrics(self, timeout_s: float = 2.0) -> str:
+        """The gateway's ``/metrics`` text."""
+        with urllib.request.urlopen(  # noqa: S310 - our loopback URL
+            f"{self.url}/metrics", timeout=timeout_s, context=self._tls()
+        ) as response:
+            body: bytes = response.read()
+        return body.decode("utf-8")
+
     def wait_ready(self, timeout_s: float) -> None:
         """Return once ``/healthz`` answers; RunError if the gateway exits or takes too long."""
         deadline = time.monotonic() + timeout_s

@@ -1,4 +1,5 @@
-"""A worker's ``/metrics`` text as numbers: one scrape, histogram buckets, their quantiles.
+"""A worker's (or the gateway's) ``/metrics`` text as numbers: one scrape, histogram buckets,
+their quantiles.
 
 The live view (``imx run``) and the benchmark read what Prometheus would scrape, not the
 worker's internals, so they show exactly what an operator's dashboard shows. Quantiles are
@@ -83,6 +84,37 @@ def parse_sample(text: str, at: float, wall: float) -> Sample:
 
 
 _HISTOGRAMS = ("imx_delivery_latency_seconds_bucket", "imx_event_age_at_delivery_seconds_bucket")
+
+#: The gateway's own /metrics route: the scrapes that read the figures are not traffic.
+METRICS_ROUTE = "/metrics"
+
+
+@dataclass(frozen=True)
+class GatewaySample:
+    """One scrape of one HTTP gateway (CONTRACT.md section 11 metrics)."""
+
+    at: float  # monotonic seconds, for rates
+    #: status code → requests answered, over every route but METRICS_ROUTE
+    answers: Mapping[str, float] = field(default_factory=dict)
+    streams: float = 0.0  # event streams open now
+    accepted: float = 0.0  # reports the broker acknowledged, over every unit
+
+
+def parse_gateway(text: str, at: float) -> GatewaySample:
+    """Read the gateway's metrics out of a Prometheus text exposition; others are ignored."""
+    answers: dict[str, float] = {}
+    streams = accepted = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            name, labels, value = sample.name, sample.labels, float(sample.value)
+            if name == "imx_gateway_requests_total" and labels.get("route") != METRICS_ROUTE:
+                status = labels.get("status", "")
+                answers[status] = answers.get(status, 0.0) + value
+            elif name == "imx_gateway_open_event_streams":
+                streams += value
+            elif name == "imx_gateway_reports_accepted_total":
+                accepted += value
+    return GatewaySample(at=at, answers=answers, streams=streams, accepted=accepted)
 
 
 def _buckets(by_level: Mapping[str, list[tuple[float, float]]]) -> dict[str, Buckets]:

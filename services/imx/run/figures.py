@@ -1,4 +1,5 @@
-"""The live view's figures, computed from the worker's ``/metrics`` text (CONTRACT.md section 9).
+"""The live view's figures, computed from the worker's ``/metrics`` text (CONTRACT.md section 9)
+and the HTTP gateway's (section 11).
 
 The view reads what Prometheus would scrape, not the worker's internals, so it shows exactly what
 an operator's dashboard shows. Deliveries per level are counted from the latency histogram's
@@ -22,7 +23,7 @@ from dataclasses import dataclass, fields
 from typing import Literal
 
 from imx.metrics import AGE_BUCKETS, LEVELS, STAGES
-from imx.scrape import Buckets, Sample, above, combined, minus, quantile
+from imx.scrape import Buckets, GatewaySample, Sample, above, combined, minus, quantile
 
 #: A LOCAL unit with no report for this long is listed as silent.
 SILENT_AFTER_S = 60.0
@@ -91,10 +92,55 @@ class States:
     silent: State  # warn: a LOCAL unit is silent
     backlog: State  # warn: a stage's backlog is growing
     worker: State  # warn: figures stale or the last scrape failed; alert: worker down
+    gateway: State = "ok"  # warn: 5xx answers in the window, or the last scrape failed
 
     def attention(self) -> tuple[str, ...]:
         """The names of every state that is not ok, in field order."""
         return tuple(f.name for f in fields(self) if getattr(self, f.name) != "ok")
+
+
+@dataclass(frozen=True)
+class GatewayFlow:
+    """The HTTP gateway's traffic: totals since the baseline, rates over the window.
+
+    Requests are every answer but those to the gateway's own ``/metrics`` (the view's scrapes).
+    """
+
+    answered: bool  # the latest scrape of the gateway got an answer
+    requests: float
+    rate: float | None  # requests per second
+    client_errors: float | None  # 4xx per second: bad reports, tokens, the rate limit
+    server_errors: float | None  # 5xx per second: mostly 503, the broker unreachable
+    streams: float  # event streams open now
+    accepted: float  # reports the broker acknowledged
+
+
+def gateway_flow(
+    current: GatewaySample,
+    since: GatewaySample,
+    baseline: GatewaySample | None = None,
+    *,
+    answered: bool = True,
+) -> GatewayFlow:
+    """Totals from ``baseline`` (None: since the gateway started), rates from ``since``."""
+    base = baseline or GatewaySample(at=-math.inf)
+    span = current.at - since.at
+
+    def answers(sample: GatewaySample, first: str = "") -> float:
+        return sum(n for status, n in sample.answers.items() if status.startswith(first))
+
+    def rate(first: str = "") -> float | None:
+        return (answers(current, first) - answers(since, first)) / span if span > 0 else None
+
+    return GatewayFlow(
+        answered=answered,
+        requests=answers(current) - answers(base),
+        rate=rate(),
+        client_errors=rate("4"),
+        server_errors=rate("5"),
+        streams=current.streams,
+        accepted=current.accepted - base.accepted,
+    )
 
 
 @dataclass(frozen=True)
@@ -117,6 +163,7 @@ class Figures:
     health: Health
     backlog: Mapping[str, float]  # stage → records not yet processed
     states: States
+    gateway: GatewayFlow | None = None  # None: no gateway runs
 
 
 def summarise(
@@ -130,6 +177,7 @@ def summarise(
     now: float | None = None,
     answered: bool = True,
     silent_after_s: float = SILENT_AFTER_S,
+    gateway: GatewayFlow | None = None,
 ) -> Figures:
     """Totals from ``baseline`` (None: since the worker started) to ``current``; rates,
     quantiles and growth over the window from ``since``.
@@ -137,6 +185,7 @@ def summarise(
     ``local_units`` maps each LOCAL unit to its territorial directorate (a plain sequence of
     ids gives no directorate lines). ``now`` (monotonic, default ``current.at``) and
     ``answered`` (whether the latest scrape attempt got an answer) give the worker's health.
+    ``gateway``, the gateway's flow over the same window, is shown as it is.
     """
     base = baseline or Sample(at=-math.inf, wall=-math.inf)
     span = current.at - since.at
@@ -177,6 +226,7 @@ def summarise(
         silent="warn" if silent else "ok",
         backlog=_backlog_state(backlog, since.backlog),
         worker=_worker_state(health),
+        gateway=_gateway_state(gateway),
     )
     received = current.received - base.received
     return Figures(
@@ -200,6 +250,7 @@ def summarise(
         health=health,
         backlog=backlog,
         states=states,
+        gateway=gateway,
     )
 
 
@@ -231,6 +282,12 @@ def _worker_state(health: Health) -> State:
     if not health.answered or health.age_s > SCRAPE_STALE_AFTER_S:
         return "warn"
     return "ok"
+
+
+def _gateway_state(flow: GatewayFlow | None) -> State:
+    if flow is None:
+        return "ok"
+    return "warn" if not flow.answered or (flow.server_errors or 0.0) > 0 else "ok"
 
 
 def _directorates(

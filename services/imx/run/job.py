@@ -1,7 +1,8 @@
 """``imx run``: the whole exchange on one machine, watched live, stopped in order.
 
 Order of start: broker, topics, key, worker (ready once it has partitions), the HTTP gateway
-(with a token for one station, revoked at the end), then the simulator and the view together;
+(with a token for one station, revoked at the end; the view shows its request rate, scraped
+from its ``/metrics`` like the worker's), then the simulator and the view together;
 ``--duration`` counts from there. Order of stop, on Ctrl-C, SIGTERM, the end of the duration or
 a failure: simulator, a short drain so the last reports are counted, the final scrape, the
 token, the gateway, worker, broker (only if this run started it). The final summary is printed
@@ -32,10 +33,10 @@ from imx.kafka.publisher import ReportPublisher
 from imx.kafka.topology import Topology
 from imx.processes import Progress
 from imx.registry import load_registry
-from imx.run.figures import Figures, summarise
+from imx.run.figures import Figures, gateway_flow, summarise
 from imx.run.view import progress_line, render
 from imx.schema.loader import SchemaSet, load_schemas
-from imx.scrape import Sample, parse_sample
+from imx.scrape import GatewaySample, Sample, parse_gateway, parse_sample
 from imx.security.local import Identities
 from imx.security.principals import GATEWAY, WORKER, principals
 from imx.security.secrets import SecretsDir
@@ -107,7 +108,7 @@ def run(
         teardown.add(f"the worker (pid {worker.process.pid})", worker.stop)
         progress(f"worker pid {worker.process.pid} starting, log {worker.log}")
         worker.wait_ready(READY_TIMEOUT_S, ASSIGNED_WITHIN_S, progress)
-        _start_gateway(identities, teardown, progress)
+        gateway = _start_gateway(identities, teardown, progress)
         seed = secrets.randbits(32)
         progress(
             f"worker serves {worker.metrics_url}; simulating at {RATE:g} reports/s (seed {seed})"
@@ -121,14 +122,14 @@ def run(
             duration_s=duration_s,
             console=console,
         )
-        return asyncio.run(_watch(worker, watch))
+        return asyncio.run(_watch(worker, gateway, watch))
     finally:
         teardown.run(progress)
 
 
 def _start_gateway(
     identities: Identities, teardown: processes.Teardown, progress: Progress
-) -> None:
+) -> processes.Gateway:
     """The HTTP gateway, and a token for one station that lives as long as this run."""
     settings = identities.settings(GATEWAY)
     folder = SecretsDir(settings.secrets_dir)
@@ -151,9 +152,11 @@ def _start_gateway(
         f"  curl -sN {cacert}'{gateway.url}/v1/feed?from=beginning' "
         f"-H 'Authorization: Bearer {issued.token}'"
     )
+    return gateway
 
 
 Scrape = Callable[[], Awaitable[Sample | None]]
+GatewayScrape = Callable[[], Awaitable[GatewaySample | None]]
 
 
 def _scraper(worker: processes.Worker, loop: asyncio.AbstractEventLoop) -> Scrape:
@@ -167,11 +170,24 @@ def _scraper(worker: processes.Worker, loop: asyncio.AbstractEventLoop) -> Scrap
     return scrape
 
 
-async def _watch(worker: processes.Worker, watch: Watch) -> Figures:
+def _gateway_scraper(gateway: processes.Gateway, loop: asyncio.AbstractEventLoop) -> GatewayScrape:
+    async def scrape() -> GatewaySample | None:
+        try:
+            text = await asyncio.to_thread(gateway.metrics)
+        except OSError:
+            return None  # busy or gone: the view keeps its last figures, marked
+        return parse_gateway(text, loop.time())
+
+    return scrape
+
+
+async def _watch(worker: processes.Worker, gateway: processes.Gateway, watch: Watch) -> Figures:
     """Run the simulator and the view until stopped; the figures of the whole run."""
     loop = asyncio.get_running_loop()
     scrape = _scraper(worker, loop)
+    scrape_gateway = _gateway_scraper(gateway, loop)
     baseline = await scrape() or Sample(loop.time(), time.time())
+    gateway_baseline = await scrape_gateway() or GatewaySample(loop.time())
     started = loop.time()
     tally = Tally()
     stop = asyncio.Event()
@@ -187,8 +203,14 @@ async def _watch(worker: processes.Worker, watch: Watch) -> Figures:
     history: deque[Sample] = deque([baseline])
     latest = baseline
     answered = True
+    gateway_history: deque[GatewaySample] = deque([gateway_baseline])
+    gateway_latest = gateway_baseline
+    gateway_answered = True
 
-    def figures(since: Sample, elapsed_s: float) -> Figures:
+    def figures(since: Sample, elapsed_s: float, gateway_since: GatewaySample) -> Figures:
+        flow = gateway_flow(
+            gateway_latest, gateway_since, gateway_baseline, answered=gateway_answered
+        )
         return summarise(
             latest,
             since,
@@ -198,10 +220,15 @@ async def _watch(worker: processes.Worker, watch: Watch) -> Figures:
             local_units=watch.local_units,
             now=loop.time(),
             answered=answered,
+            gateway=flow,
         )
 
     title = "imx run (Ctrl-C stops)"
-    context = (("broker", watch.connection.bootstrap), ("worker metrics", worker.metrics_url))
+    context = (
+        ("broker", watch.connection.bootstrap),
+        ("worker metrics", worker.metrics_url),
+        ("gateway", gateway.url),
+    )
     window = f"last {WINDOW_S:.0f} s"
     live = Live(console=watch.console, auto_refresh=False) if watch.console.is_terminal else None
     last_line = started
@@ -220,7 +247,16 @@ async def _watch(worker: processes.Worker, watch: Watch) -> Figures:
                 history.append(latest)
                 while len(history) > 2 and latest.at - history[1].at >= WINDOW_S:
                     history.popleft()
-                now = figures(history[0], loop.time() - started)
+                polled = await scrape_gateway()
+                gateway_answered = polled is not None
+                gateway_latest = polled or gateway_latest
+                gateway_history.append(gateway_latest)
+                while (
+                    len(gateway_history) > 2
+                    and gateway_latest.at - gateway_history[1].at >= WINDOW_S
+                ):
+                    gateway_history.popleft()
+                now = figures(history[0], loop.time() - started, gateway_history[0])
                 if live is not None:
                     live.update(render(now, title=title, window=window, context=context))
                     live.refresh()
@@ -234,7 +270,9 @@ async def _watch(worker: processes.Worker, watch: Watch) -> Figures:
         stop.set()
         await asyncio.wait_for(asyncio.gather(simulator, return_exceptions=True), 60)
     latest = await _drained(scrape, latest, baseline.received + tally.total)
-    return figures(baseline, ran_s)
+    final = await scrape_gateway()
+    gateway_answered, gateway_latest = final is not None, final or gateway_latest
+    return figures(baseline, ran_s, gateway_baseline)
 
 
 async def _drained(scrape: Scrape, latest: Sample, expected: float) -> Sample:

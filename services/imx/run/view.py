@@ -19,6 +19,7 @@ from imx.run.figures import (
     LATE_AFTER_S,
     LATENCY_P99_LIMIT_S,
     Figures,
+    GatewayFlow,
     Level,
     State,
 )
@@ -38,6 +39,7 @@ ATTENTION: Mapping[str, str] = {
     "silent": "LOCAL units silent",
     "backlog": f"backlog growing (≥ {BACKLOG_GROWING_RECORDS:.0f} records)",
     "worker": "worker not answering",
+    "gateway": "gateway answering 5xx or not answering",
 }
 STAGE_NAMES = {"intake": "intake", "core": "core (accepted, not yet decided)"}
 
@@ -104,6 +106,15 @@ def _backlog(figures: Figures) -> str:
     return ", ".join(f"{STAGE_NAMES[s]} {_count(n)}" for s, n in figures.backlog.items())
 
 
+def _gateway(flow: GatewayFlow) -> str:
+    streams = f"{_count(flow.streams)} stream{'' if flow.streams == 1 else 's'}"
+    text = (
+        f"{_rate(flow.rate)} (4xx {_rate(flow.client_errors)}, 5xx {_rate(flow.server_errors)}), "
+        f"{streams}"
+    )
+    return text if flow.answered else f"{text}, not answering"
+
+
 def _attention(figures: Figures) -> str:
     return ", ".join(ATTENTION[name] for name in figures.states.attention()) or "none"
 
@@ -138,6 +149,11 @@ def render(
     flow.add_row("reports published", _count(figures.published))
     flow.add_row("reports in", _count(figures.received))
     flow.add_row(f"reports in per second ({window})", _rate(figures.rate_in))
+    if figures.gateway is not None:
+        flow.add_row(
+            f"gateway requests per second ({window})",
+            _styled(_gateway(figures.gateway), states.gateway),
+        )
     flow.add_row("exact duplicates (dropped)", _count(figures.exact_duplicates))
     corroborating = _count(figures.corroborating) + _share(figures.corroborating, figures.received)
     flow.add_row("corroborating reports", corroborating)
@@ -215,7 +231,8 @@ def progress_line(figures: Figures) -> str:
     """Short lines with the figures, for output that is not a terminal (CI logs, ``nohup``).
 
     Four lines, each under PLAIN_WIDTH columns: the flow; timing and matching; reports in per
-    directorate; the health. A figure that needs attention ends in ``!``.
+    directorate; the health; and a fifth for the HTTP gateway when one runs. A figure that
+    needs attention ends in ``!``.
     """
     overall, states = figures.overall, figures.states
     rates = " ".join(f"{level}={_per_s(figures.levels[level].rate)}" for level in LEVELS)
@@ -247,7 +264,17 @@ def progress_line(figures: Figures) -> str:
         f"| dlq={_count(sum(figures.dlq.values()))} (+{_count(figures.dlq_window)})"
         f"{_mark(states.dlq)} | {silent}{_mark(states.silent)}"
     )
-    return "\n".join(_fit(line) for line in (flow, timing, areas, health))
+    lines = [flow, timing, areas, health]
+    if figures.gateway is not None:
+        gateway = figures.gateway
+        lines.append(
+            f"  gateway {'ok' if gateway.answered else 'NOT ANSWERING'} "
+            f"requests={_rate(gateway.rate)} 4xx={_rate(gateway.client_errors)} "
+            f"5xx={_rate(gateway.server_errors)}{_mark(states.gateway)} "
+            f"streams={_count(gateway.streams)} "
+            f"reports-accepted={_count(gateway.accepted)} (of {_count(gateway.requests)} requests)"
+        )
+    return "\n".join(_fit(line) for line in lines)
 
 
 def _mark(state: State) -> str:

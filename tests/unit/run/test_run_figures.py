@@ -1,7 +1,9 @@
-"""``imx run``'s figures from a worker's /metrics text: parsing, quantiles, windows, states."""
+"""``imx run``'s figures from a worker's and the gateway's /metrics text: parsing, quantiles,
+windows, states."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -9,10 +11,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import generate_latest
 
+from imx.gateway.metrics import GatewayMetrics
 from imx.metrics import LATENCY_BUCKETS, LEVELS, Metrics
 from imx.run import figures as f
 from imx.run.figures import summarise
-from imx.scrape import Sample, above, minus, parse_sample, quantile
+from imx.scrape import (
+    GatewaySample,
+    Sample,
+    above,
+    minus,
+    parse_gateway,
+    parse_sample,
+    quantile,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -327,3 +338,63 @@ def test_above_counts_observations_beyond_a_bound():
     assert above(86400.0, ()) == 0
     with pytest.raises(ValueError, match="not a bucket bound"):
         above(100.0, buckets)
+
+
+# --- the HTTP gateway ---------------------------------------------------------------------
+
+
+def _gateway_scrape(metrics: GatewayMetrics, at: float) -> GatewaySample:
+    return parse_gateway(metrics.exposition().decode(), at)
+
+
+def test_a_gateway_scrape_counts_answers_by_status_but_not_its_own_metrics_route():
+    metrics = GatewayMetrics()
+    for status in (202, 202, 401, 503):
+        metrics.request_answered("/v1/reports", status, 0.01)
+    for _ in range(5):
+        metrics.request_answered("/metrics", 200, 0.001)  # the view's own scrapes
+    metrics.stream_opened()
+    metrics.stream_opened()
+    metrics.stream_closed()
+    metrics.reports_accepted("bps-presevo", 3)
+    sample = _gateway_scrape(metrics, 7.0)
+    assert sample == GatewaySample(
+        at=7.0, answers={"202": 2.0, "401": 1.0, "503": 1.0}, streams=1.0, accepted=3.0
+    )
+
+
+def test_gateway_rates_cover_the_window_and_totals_the_baseline():
+    metrics = GatewayMetrics()
+    metrics.request_answered("/healthz", 200, 0.001)
+    baseline = _gateway_scrape(metrics, 0.0)
+    for _ in range(10):
+        metrics.request_answered("/v1/reports", 202, 0.01)
+    metrics.reports_accepted("bps-presevo", 10)
+    since = _gateway_scrape(metrics, 10.0)
+    for status in (202,) * 14 + (429,) * 4 + (503,) * 2:
+        metrics.request_answered("/v1/reports", status, 0.01)
+        metrics.request_answered("/metrics", 200, 0.001)
+    current = _gateway_scrape(metrics, 20.0)
+    flow = f.gateway_flow(current, since, baseline)
+    assert flow.requests == 30  # 10 + 20 since the baseline, /metrics not counted
+    assert flow.rate == pytest.approx(2.0)  # 20 in the 10 s window
+    assert flow.client_errors == pytest.approx(0.4)
+    assert flow.server_errors == pytest.approx(0.2)
+    assert flow.accepted == 10
+    assert f.gateway_flow(current, current).rate is None  # no window yet
+
+
+def _gateway_state(flow: f.GatewayFlow) -> str:
+    return summarise(Sample(1.0, WALL), Sample(0.0, WALL), published=0, elapsed_s=1,
+                     local_units=[], gateway=flow).states.gateway  # fmt: skip
+
+
+def test_the_gateway_needs_attention_when_it_answers_5xx_or_does_not_answer():
+    calm = f.GatewayFlow(True, 40, 4.0, 1.5, 0.0, 2, 30)
+    assert _gateway_state(calm) == "ok"  # 4xx are the clients' doing
+    assert _gateway_state(dataclasses.replace(calm, server_errors=0.1)) == "warn"
+    assert _gateway_state(f.GatewayFlow(False, 40, 4.0, 0.0, 0.0, 2, 30)) == "warn"
+    figures = summarise(Sample(1.0, WALL), Sample(0.0, WALL), published=0, elapsed_s=1,
+                        local_units=[])  # fmt: skip
+    assert figures.gateway is None
+    assert figures.states.gateway == "ok"

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from imx.metrics import LEVELS, REJECTION_CODES, Metrics
 from imx.registry import load_registry
-from imx.run.figures import Figures, Level, States, summarise
+from imx.run.figures import Figures, GatewayFlow, Level, State, States, summarise
 from imx.run.view import PLAIN_WIDTH, age, progress_line, render, seconds
 from imx.scrape import parse_sample
 
@@ -188,3 +188,49 @@ def test_latencies_read_in_milliseconds_or_seconds(value, text):
 )
 def test_ages_read_in_seconds_minutes_or_hours(value, text):
     assert age(value) == text
+
+
+def _with_gateway(flow: GatewayFlow, state: State = "ok") -> Figures:
+    figures = _figures()
+    return dataclasses.replace(
+        figures, gateway=flow, states=dataclasses.replace(figures.states, gateway=state)
+    )
+
+
+def test_the_gateway_request_rate_shows_in_the_table_and_a_fifth_plain_line():
+    busy = _with_gateway(GatewayFlow(True, 240, 4.0, 0.5, 0.0, 1, 200))
+    rows = _rows(_text(busy))
+    assert rows["gateway requests per second (whole run)"] == [
+        "4.0/s (4xx 0.5/s, 5xx 0.0/s), 1 stream"
+    ]
+    assert "gateway answering 5xx" not in rows["attention"][0]
+    lines = progress_line(busy).splitlines()
+    assert len(lines) == 5
+    for expected in ("gateway ok", "requests=4.0/s", "4xx=0.5/s", "5xx=0.0/s ", "streams=1",
+                     "reports-accepted=200 (of 240 requests)"):  # fmt: skip
+        assert expected in lines[4], expected
+    assert not any(name.startswith("gateway") for name in _rows(_text(_figures())))
+    assert len(progress_line(_figures()).splitlines()) == 4  # no gateway, no line
+
+
+def test_gateway_server_errors_or_silence_need_attention():
+    failing = _with_gateway(GatewayFlow(True, 240, 4.0, 0.0, 1.5, 0, 0), "warn")
+    assert "gateway answering 5xx or not answering" in _rows(_text(failing))["attention"][0]
+    assert "5xx=1.5/s!" in progress_line(failing).splitlines()[4]
+    assert re.search(r"\x1b\[33m *4\.0/s \(4xx", _text(failing, styles=True))
+    gone = _with_gateway(GatewayFlow(False, 240, None, None, None, 0, 0), "warn")
+    assert _rows(_text(gone))["gateway requests per second (whole run)"] == [
+        "- (4xx -, 5xx -), 0 streams, not answering"
+    ]
+    assert "gateway NOT ANSWERING" in progress_line(gone).splitlines()[4]
+
+
+def test_the_widest_gateway_line_stays_narrow():
+    wide = dataclasses.replace(
+        _widest(), gateway=GatewayFlow(False, 99_999_999, 999.9, 999.9, 999.9, 9_999, 99_999_999)
+    )
+    lines = progress_line(wide).splitlines()
+    assert len(lines) == 5
+    for line in lines:
+        assert len(line) < PLAIN_WIDTH, (len(line), line)
+        assert not line.endswith("…"), f"cut short: {line}"
