@@ -68,21 +68,8 @@ def run(settings: Settings, plan: Plan, progress: processes.Progress) -> Result:
     with tempfile.TemporaryDirectory(prefix="imx-bench-") as tmp:
         workdir = Path(tmp)
         try:
-            connection = _broker(settings, workdir, teardown, progress)
-            # The bench's own exchange: topics and an app id of its own on that broker.
-            own = settings.model_copy(
-                update={
-                    "bootstrap": connection.bootstrap,
-                    "security_protocol": connection.security_protocol,
-                    "sasl_username": connection.sasl_username,
-                    "sasl_password": connection.sasl_password,
-                    "ssl_cafile": connection.ca_file,
-                    "topic_prefix": f"{tag}-",
-                    "app_id": f"imx-{tag}",
-                    "home": workdir / "home",
-                    "pseudonym_key": SecretStr(secrets.token_hex(processes.KEY_BYTES)),
-                }
-            )
+            connection = start_broker(settings, workdir, teardown, progress)
+            own = private_settings(settings, connection, tag, workdir)
             topology = Topology.from_settings(own, registry.ids())
             scratch = topology.bench_scratch
             scratch_spec = TopicSpec(
@@ -165,7 +152,26 @@ def _stage_quantiles(stages: Mapping[str, Sequence[float]]) -> dict[str, float]:
     }
 
 
-def _broker(
+def private_settings(
+    settings: Settings, connection: Connection, tag: str, workdir: Path
+) -> Settings:
+    """The bench's own exchange: topics, an app id and a home of its own on that broker."""
+    return settings.model_copy(
+        update={
+            "bootstrap": connection.bootstrap,
+            "security_protocol": connection.security_protocol,
+            "sasl_username": connection.sasl_username,
+            "sasl_password": connection.sasl_password,
+            "ssl_cafile": connection.ca_file,
+            "topic_prefix": f"{tag}-",
+            "app_id": f"imx-{tag}",
+            "home": workdir / "home",
+            "pseudonym_key": SecretStr(secrets.token_hex(processes.KEY_BYTES)),
+        }
+    )
+
+
+def start_broker(
     settings: Settings, workdir: Path, teardown: processes.Teardown, progress: processes.Progress
 ) -> Connection:
     """The broker of ``IMX_BOOTSTRAP`` when set and serving; else a private one in ``workdir``."""

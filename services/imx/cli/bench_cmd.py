@@ -1,7 +1,9 @@
-"""``imx bench [--reports N] [--rate R] [--duration S] [--seed N] [--logic-only]``.
+"""``imx bench [--reports N] [--rate R] [--duration S] [--seed N] [--logic-only | --gateway]``.
 
 Throughput and latency of the pipeline against a raw Kafka passthrough; with ``--logic-only``,
-the CPU time of the core's own logic in-process instead (no broker, no worker).
+the CPU time of the core's own logic in-process instead (no broker, no worker); with
+``--gateway``, reports posted over HTTP to ``imx gateway`` timed to their delivery on an SSE
+event stream, and the gateway's CPU per request.
 
 The table goes to stdout first and the JSON line last, so ``imx bench | tail -1`` is the result
 for tools; progress goes to stderr.
@@ -15,13 +17,14 @@ from typing import Any
 
 from rich.console import Console
 
-from imx.cli.common import EXIT_OK, job_failures, progress
+from imx.cli.common import EXIT_OK, EXIT_USAGE, CliError, job_failures, progress
 from imx.cli.simulate_cmd import positive
 from imx.settings import Settings
 from imx.signals import interrupt_on_signals
 
 DEFAULT_REPORTS = 5000
 DEFAULT_RATE = 500.0
+DEFAULT_GATEWAY_RATE = 50.0
 DEFAULT_DURATION_S = 20.0
 DEFAULT_ROUNDS = 3
 
@@ -47,8 +50,8 @@ def register(commands: Any) -> None:
     cmd.add_argument(
         "--rate",
         type=positive,
-        default=DEFAULT_RATE,
-        help=f"reports per second of the latency run (default {DEFAULT_RATE:g})",
+        help=f"reports per second of the latency run (default {DEFAULT_RATE:g}; "
+        f"{DEFAULT_GATEWAY_RATE:g} with --gateway)",
     )
     cmd.add_argument(
         "--duration",
@@ -61,6 +64,12 @@ def register(commands: Any) -> None:
         "--logic-only",
         action="store_true",
         help="only the CPU time of deciding and encoding --reports reports, in-process, no Kafka",
+    )
+    cmd.add_argument(
+        "--gateway",
+        action="store_true",
+        help="post --rate reports/s over HTTP to imx gateway for --duration s; time each to "
+        "its delivery on an SSE stream, and the gateway's CPU per request",
     )
     cmd.add_argument(
         "--rounds",
@@ -76,10 +85,28 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
     from imx.bench.runner import Plan, run  # noqa: PLC0415
 
     seed = secrets.randbits(32) if args.seed is None else args.seed
+    if args.logic_only and args.gateway:
+        msg = "--logic-only and --gateway are two different benchmarks: choose one"
+        raise CliError(msg, EXIT_USAGE)
     if args.logic_only:
         return _logic(args, settings, seed)
-    plan = Plan(reports=args.reports, rate=args.rate, duration_s=args.duration, seed=seed)
+    if args.gateway:
+        return _gateway(args, settings, seed)
+    rate = DEFAULT_RATE if args.rate is None else args.rate
+    plan = Plan(reports=args.reports, rate=rate, duration_s=args.duration, seed=seed)
     with job_failures("imx bench"), interrupt_on_signals():
+        result = run(settings, plan, progress)
+    Console(width=100).print(result.table())
+    print(result.json_line(), flush=True)
+    return EXIT_OK
+
+
+def _gateway(args: argparse.Namespace, settings: Settings, seed: int) -> int:
+    from imx.bench.gateway import GatewayPlan, run  # noqa: PLC0415
+
+    rate = DEFAULT_GATEWAY_RATE if args.rate is None else args.rate
+    plan = GatewayPlan(rate=rate, duration_s=args.duration, seed=seed)
+    with job_failures("imx bench --gateway"), interrupt_on_signals():
         result = run(settings, plan, progress)
     Console(width=100).print(result.table())
     print(result.json_line(), flush=True)
