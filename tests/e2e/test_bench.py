@@ -104,3 +104,63 @@ def test_bench_prints_every_figure_last_as_one_json_line(tmp_path: Path) -> None
         # the parts of one delivery add up to its latency: no part's median exceeds the whole's
         assert max(figures[f"p50_{part}_seconds"] for part in parts) <= quantiles[0] + 1e-6
     assert "pipeline at saturation" in result.stdout, "the table comes before the JSON line"
+
+
+GATEWAY_POSITIVE = (
+    "posted_per_second",
+    "p50_post_to_sse_seconds",
+    "p90_post_to_sse_seconds",
+    "p99_post_to_sse_seconds",
+    "max_post_to_sse_seconds",
+    "p50_post_answer_seconds",
+    "p99_post_answer_seconds",
+    "gateway_cpu_seconds",
+    "gateway_cpu_ms_per_request",
+    "gateway_peak_rss_bytes",
+    "streams",
+)
+
+
+def test_bench_gateway_receives_every_posted_report_on_an_event_stream(tmp_path: Path) -> None:
+    before = _bench_processes()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMX_")}
+    env["IMX_HOME"] = str(tmp_path / "home")
+    if "IMX_JAR_CACHE" in os.environ:
+        env["IMX_JAR_CACHE"] = os.environ["IMX_JAR_CACHE"]
+    try:
+        result = run_imx(
+            ["bench", "--gateway", "--rate", "10", "--duration", "3"],
+            env,
+            timeout=BENCH_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"imx bench --gateway did not finish within {BENCH_TIMEOUT_S:.0f} s: {exc}")
+    finally:
+        leftovers = _bench_processes() - before
+        for pid in leftovers:  # whatever a failed run left, so the session goes on clean
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert leftovers == set(), f"processes of the bench still alive: {leftovers}"
+    assert "Kafka serves at" in result.stderr, "did not start its own broker"
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(GATEWAY_POSITIVE) | set(TEXT) <= set(figures)
+    for key in GATEWAY_POSITIVE:
+        assert isinstance(figures[key], int | float), key
+        assert figures[key] > 0, f"{key} = {figures[key]}"
+    for key in TEXT:
+        assert isinstance(figures[key], str)
+        assert figures[key], key
+    assert figures["posted"] == 30  # 10 a second for 3 s
+    # Every post was accepted, and every one arrived on its directorate's stream, once.
+    assert figures["accepted"] == figures["received"] == figures["posted"]
+    assert (figures["refused"], figures["missing"], figures["repeated"]) == (0, 0, 0)
+    quantiles = [figures[f"p{q}_post_to_sse_seconds"] for q in (50, 90, 99)]
+    assert quantiles == sorted(quantiles), "latency quantiles must not decrease"
+    assert quantiles[-1] <= figures["max_post_to_sse_seconds"]
+    # A delivery cannot arrive before the broker acknowledged its report.
+    assert figures["p50_post_answer_seconds"] <= figures["max_post_to_sse_seconds"]
+    cpu = 1000 * figures["gateway_cpu_seconds"] / figures["posted"]
+    assert math.isclose(figures["gateway_cpu_ms_per_request"], cpu, rel_tol=1e-9)
+    assert "post → SSE delivery p99" in result.stdout, "the table comes before the JSON line"
