@@ -21,7 +21,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-DEFAULT_REGISTRY_PATH = Path(__file__).resolve().parents[2] / "deploy" / "registry" / "units.json"
+from imx import resources
+
+DEFAULT_REGISTRY_PATH = resources.data_path("deploy/registry/units.json")
 
 LEVELS = frozenset({"LOCAL", "REGIONAL", "NATIONAL", "INTERNATIONAL"})
 LINES = frozenset({"BORDER", "GENERAL", "CRIMINAL", "OPERATIONS", "ANALYTICS", "INTERNATIONAL"})

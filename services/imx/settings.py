@@ -10,8 +10,10 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: The repository checkout the package runs from (``services/imx/settings.py`` → two levels up).
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from imx import resources
+
+#: The repository checkout the package runs from; outside a checkout only docs and tests use it.
+REPO_ROOT = resources.CHECKOUT
 
 DEFAULT_KAFKA_PORT = 9092
 
@@ -28,15 +30,17 @@ class Settings(BaseSettings):
         description="Kafka bootstrap servers; the default is the broker `imx kafka up` starts.",
     )
     home: Path = Field(
-        default=REPO_ROOT / ".imx",
+        default_factory=resources.default_home,
         description="Local runtime data: the local broker's storage and logs, worker state.",
     )
     jar_cache: Path = Field(
         default=Path.home() / ".cache" / "imx" / "kafka-jars",
         description="Where the pinned Kafka server jars are cached (outside the checkout).",
     )
-    registry_path: Path = Field(default=REPO_ROOT / "deploy" / "registry" / "units.json")
-    schemas_dir: Path = Field(default=REPO_ROOT / "schemas")
+    registry_path: Path = Field(
+        default_factory=lambda: resources.data_path("deploy/registry/units.json")
+    )
+    schemas_dir: Path = Field(default_factory=lambda: resources.data_path("schemas"))
 
     partitions: int = Field(default=3, ge=1, description="Partitions of every topic (uniform).")
     replication: int = Field(default=1, ge=1, description="Replication factor of every topic.")

@@ -9,6 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+import imx
 from imx.cli import (
     bench_cmd,
     gateway_cmd,
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="imx — event-streaming information exchange for police units.",
     )
     parser.add_argument("--log-level", default="WARNING", help="log level (default WARNING)")
+    parser.add_argument("--version", action="version", version=f"imx {imx.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     kafka_cmd.register(commands)
     topics_cmd.register(commands)

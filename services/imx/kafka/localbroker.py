@@ -24,13 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from imx import resources
 from imx.kafka import reading
 from imx.kafka.connection import Connection
 from imx.security.principals import ADMIN
 from imx.security.secrets import BROKER_SSL_PRINCIPAL, SecretsDir, SecretsError
-from imx.settings import REPO_ROOT
 
-POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
 MIN_JAVA = 17
 HEAP = "-Xmx512m"
 READY_TIMEOUT_S = 90.0
@@ -139,8 +138,14 @@ class Status:
     secured: bool = False
 
 
-def kafka_version(pom: Path = POM) -> str:
+def pinned_pom() -> Path:
+    """The Maven file that pins the broker: ``deploy/kafka/pom.xml``, shipped with the package."""
+    return resources.data_path("deploy/kafka/pom.xml")
+
+
+def kafka_version(pom: Path | None = None) -> str:
     """The pinned Kafka version, read from the pom so it is written down once."""
+    pom = pom or pinned_pom()
     found = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", pom.read_text())
     if not found:
         msg = f"no <kafka.version> in {pom}"
@@ -182,8 +187,9 @@ def _java_major(version_text: str) -> int | None:
     return int(found.group(2) or 0) if major == 1 else major
 
 
-def resolve_jars(cache: Path, progress: Progress, pom: Path = POM) -> list[Path]:
+def resolve_jars(cache: Path, progress: Progress, pom: Path | None = None) -> list[Path]:
     """The broker's class path, fetched with Maven on first use and cached by the pom's content."""
+    pom = pom or pinned_pom()
     digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:16]
     lib = cache / f"kafka-{kafka_version(pom)}-{digest}"
     marker = lib / ".complete"
@@ -195,11 +201,14 @@ def resolve_jars(cache: Path, progress: Progress, pom: Path = POM) -> list[Path]
         partial = lib.with_name(lib.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
+        # Maven runs on a copy: an installed package's folder may be read-only.
+        work_pom = partial / "pom.xml"
+        shutil.copyfile(pom, work_pom)
         argv = [
             mvn,
             "-B",
             "-f",
-            str(pom),
+            str(work_pom),
             "dependency:copy-dependencies",
             f"-DoutputDirectory={partial}",
             "-DincludeScope=runtime",

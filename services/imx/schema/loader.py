@@ -22,8 +22,10 @@ from typing import Any
 from fastavro.schema import fingerprint as _crc64_fingerprint
 from fastavro.schema import parse_schema, to_parsing_canonical_form
 
+from imx import resources
+
 NAMESPACE = "rs.mup.imx"
-DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schemas"
+DEFAULT_SCHEMA_DIR = resources.data_path("schemas")
 
 REPORT_TYPES: tuple[str, ...] = (
     "UnauthorisedBorderCrossing",
