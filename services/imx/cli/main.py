@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import imx
 from imx.cli import (
     bench_cmd,
+    deploy_cmd,
     gateway_cmd,
     kafka_cmd,
     publish_cmd,
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cmd.register(commands)
     security_cmd.register(commands)
     gateway_cmd.register(commands)
+    deploy_cmd.register(commands)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Deployment files (Kubernetes with Strimzi) derived from the registry and the topology."""
