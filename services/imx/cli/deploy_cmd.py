@@ -60,7 +60,8 @@ def plan_for(
 
 
 def dump(docs: list[k8s.Doc]) -> str:
-    return HEADER + yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False, width=100)
+    text: str = yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False, width=100)
+    return HEADER + text
 
 
 def _render(args: argparse.Namespace, settings: Settings) -> int:

@@ -18,7 +18,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from imx.kafka.topology import MAX_MESSAGE_BYTES, TopicSpec, Topology
-from imx.security.principals import ADMIN, GATEWAY, WORKER, AclEntry, Principal
+from imx.security.principals import (
+    ADMIN,
+    GATEWAY,
+    WORKER,
+    AclEntry,
+    Operation,
+    PatternType,
+    Permission,
+    Principal,
+    ResourceType,
+)
 
 Doc = dict[str, Any]
 
@@ -40,9 +50,13 @@ PSEUDONYM_SECRET = "imx-pseudonym-key"  # noqa: S105 - the name of a Secret
 GATEWAY_TLS_SECRET = "imx-gateway-tls"  # noqa: S105 - the name of a Secret
 GATEWAY_TOKENS_SECRET = "imx-gateway-tokens"  # noqa: S105 - the name of a Secret
 
-_RESOURCE = {"TOPIC": "topic", "GROUP": "group", "TRANSACTIONAL_ID": "transactionalId"}
-_PATTERN = {"LITERAL": "literal", "PREFIXED": "prefix"}
-_OPERATION = {
+_RESOURCE: dict[ResourceType, str] = {
+    "TOPIC": "topic",
+    "GROUP": "group",
+    "TRANSACTIONAL_ID": "transactionalId",
+}
+_PATTERN: dict[PatternType, str] = {"LITERAL": "literal", "PREFIXED": "prefix"}
+_OPERATION: dict[Operation, str] = {
     "ALL": "All",
     "READ": "Read",
     "WRITE": "Write",
@@ -182,11 +196,11 @@ def _acls(entries: Iterable[AclEntry]) -> list[Doc]:
     """Strimzi's form: one rule per resource, with the operations granted on it."""
     grouped: dict[tuple[str, str, str, str, str], list[str]] = {}
     for e in sorted(entries):
-        key = (e.resource_type, e.pattern, e.name, e.permission, e.host)
+        key = (_RESOURCE[e.resource_type], _PATTERN[e.pattern], e.name, e.permission, e.host)
         grouped.setdefault(key, []).append(_OPERATION[e.operation])
     return [
         {
-            "resource": {"type": _RESOURCE[kind], "name": name, "patternType": _PATTERN[pattern]},
+            "resource": {"type": kind, "name": name, "patternType": pattern},
             "type": permission.lower(),
             "operations": operations,
             "host": host,
@@ -211,6 +225,7 @@ def kafka_user(principal: Principal, plan: Plan) -> Doc:
 def acls_of(user: Mapping[str, Any]) -> set[AclEntry]:
     """The ACLs a rendered ``KafkaUser`` grants, read back as entries (what the tests compare)."""
     resource_types = {v: k for k, v in _RESOURCE.items()}
+    permissions: dict[str, Permission] = {"allow": "ALLOW", "deny": "DENY"}
     patterns = {v: k for k, v in _PATTERN.items()}
     operations = {v: k for k, v in _OPERATION.items()}
     name = user["metadata"]["name"]
@@ -225,7 +240,7 @@ def acls_of(user: Mapping[str, Any]) -> set[AclEntry]:
                     patterns[res.get("patternType", "literal")],
                     res["name"],
                     operations[op],
-                    acl.get("type", "allow").upper(),
+                    permissions[acl.get("type", "allow")],
                     acl.get("host", "*"),
                 )
             )
@@ -358,17 +373,15 @@ def gateway(plan: Plan) -> list[Doc]:
     """The HTTP gateway: stateless, so a Deployment behind a Service, HTTPS on 8443."""
     labels = {"app.kubernetes.io/name": "imx-gateway", "app.kubernetes.io/part-of": PART_OF}
     secrets = f"{HOME}/secrets"
-    probe = {
-        "httpGet": {"path": "/healthz", "port": "https", "scheme": "HTTPS"},
-        "periodSeconds": 10,
-    }
+    alive = {"path": "/healthz", "port": "https", "scheme": "HTTPS"}
+    probe = {"httpGet": alive, "periodSeconds": 10}
     container: Doc = {
         "name": "gateway",
         "image": plan.image,
         "args": ["gateway", "--host", "0.0.0.0", "--port", str(GATEWAY_PORT)],  # noqa: S104
         "env": _kafka_env(plan, GATEWAY),
         "ports": [{"name": "https", "containerPort": GATEWAY_PORT}],
-        "readinessProbe": {**probe, "httpGet": {**probe["httpGet"], "path": "/readyz"}},
+        "readinessProbe": {**probe, "httpGet": {**alive, "path": "/readyz"}},
         "livenessProbe": probe,
         "resources": {
             "requests": {"cpu": "250m", "memory": "256Mi"},
