@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     gateway_ack_timeout_s: float = Field(
         default=10.0, gt=0, description="How long the gateway waits for the broker's ack: 503."
     )
+    gateway_metrics_url: str | None = Field(
+        default=None,
+        description="The workers' /metrics URLs (comma-separated): the operations picture's "
+        "DLQ count for operations centres; unset, the page shows none.",
+    )
     session_timeout_s: float = Field(
         default=10.0,
         gt=0,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -18,12 +19,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from imx.gateway import reference
 from imx.gateway.feed import FeedGone, FeedReader
 from imx.gateway.metrics import UNMATCHED, GatewayMetrics
-from imx.gateway.models import Accepted, FeedRecord, ProblemDetails, Status, WhoAmI
+from imx.gateway.models import (
+    Accepted,
+    FeedRecord,
+    Flow,
+    ProblemDetails,
+    RegistryView,
+    Status,
+    WhoAmI,
+)
 from imx.gateway.problems import MEDIA_TYPE, Problem
 from imx.gateway.service import Gateway
 from imx.gateway.tokens import TokenRecord, TokenStore
@@ -38,6 +49,17 @@ MAX_LINES = 1000
 MAX_RECORDS = 1000
 RECORDS_WAIT_S = 5.0
 JSON, NDJSON = "application/json", "application/x-ndjson"
+#: The operations picture: plain HTML, CSS and JS, and the base map (imx.gateway.mapdata).
+STATIC = Path(__file__).parent / "static"
+#: Nothing from elsewhere, no inline script: the page works without the internet, and a
+#: report's text can never become code.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
 
 bearer = HTTPBearer(auto_error=False, description="A unit token from 'imx gateway token issue'.")
 
@@ -68,6 +90,7 @@ def build_app(gateway: Gateway) -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     _routes(app, gateway)
+    _page(app)
     return app
 
 
@@ -166,6 +189,34 @@ def _routes(app: FastAPI, gateway: Gateway) -> None:
         unit = gateway.registry.get(token.unit)
         return WhoAmI(unit=unit.id, name=unit.name, level=unit.level, token_id=token.id)
 
+    @app.get("/v1/registry", response_model=RegistryView, responses=_problem_responses(401, 429))
+    async def registry(_token: Principal) -> dict[str, Any]:
+        """Units and border sections of the registry, for the operations picture's map."""
+        return reference.registry_view(gateway.registry)
+
+    @app.get("/v1/flow", response_model=Flow, responses=_problem_responses(401, 403, 429, 503))
+    async def flow(token: Principal) -> Any:
+        """The DLQ count and deliveries by level, for operations centres (line OPERATIONS)
+        only, read from the workers' metrics (``IMX_GATEWAY_METRICS_URL``)."""
+        if not reference.is_operator(gateway.registry.get(token.unit)):
+            raise Problem(
+                403,
+                "NOT_AN_OPERATOR",
+                "For operations centres only",
+                f"{token.unit} is not an operations centre; the flow is for operators",
+            )
+        if not gateway.metrics_urls:
+            return reference.NOT_CONFIGURED
+        try:
+            return reference.flow_view(await reference.scrape(gateway.metrics_urls))
+        except (OSError, ValueError) as exc:
+            raise Problem(
+                503,
+                "METRICS_UNAVAILABLE",
+                "The workers' metrics do not answer",
+                f"reading the workers' metrics failed: {type(exc).__name__}",
+            ) from exc
+
     @app.get("/healthz", response_model=Status)
     async def healthz() -> Status:
         return Status(status="ok")
@@ -181,6 +232,16 @@ def _routes(app: FastAPI, gateway: Gateway) -> None:
     @app.get("/metrics", response_class=Response)
     async def metrics() -> Response:
         return Response(gateway.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _page(app: FastAPI) -> None:
+    """The operations picture at ``/``; the API stays the only thing that needs a token."""
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> Response:
+        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
 
 async def _body(request: Request) -> bytes:

@@ -55,3 +55,38 @@ class FeedRecord(BaseModel):
 
 class Status(BaseModel):
     status: str
+
+
+class RegistryUnit(BaseModel):
+    id: str
+    name: str
+    level: str
+    line: str
+    border_section: str | None = Field(description="BORDER-line LOCAL units only.")
+    lat: float
+    lon: float
+
+
+class RegistrySection(BaseModel):
+    id: str
+    impact: str = Field(description="LOW, MEDIUM, HIGH or CRITICAL.")
+    neighbour: str | None = Field(description="The neighbour's ISO 3166-1 alpha-2 code.")
+    stations: list[str] = Field(description="The border stations of the section.")
+    lat: float | None = Field(description="Mean position of its stations; null without any.")
+    lon: float | None
+
+
+class RegistryView(BaseModel):
+    """Reference data, the same for every unit (CONTRACT.md section 1)."""
+
+    units: list[RegistryUnit]
+    sections: list[RegistrySection]
+
+
+class Flow(BaseModel):
+    """The exchange's flow from the workers' Prometheus metrics, totals since they started."""
+
+    configured: bool = Field(description="False: the gateway knows no worker metrics URL.")
+    dlq_total: int | None = Field(description="Records sent to dlq.ingress.")
+    dlq_by_reason: dict[str, int] = Field(description="By error code (CONTRACT.md 5.1).")
+    deliveries_by_level: dict[str, int] = Field(description="Deliveries by recipient level.")

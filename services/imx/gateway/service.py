@@ -18,6 +18,7 @@ from imx.gateway.feed import FeedReader
 from imx.gateway.metrics import GatewayMetrics
 from imx.gateway.problems import Problem, errors_json
 from imx.gateway.ratelimit import Clock, RateLimiter, retry_after
+from imx.gateway.reference import metrics_urls
 from imx.gateway.tokens import TokenRecord, TokenStore
 from imx.kafka.connection import Connection
 from imx.kafka.publisher import ReportPublisher
@@ -73,6 +74,7 @@ class Gateway:
         self.metrics = metrics or GatewayMetrics()
         self.heartbeat_s = settings.gateway_heartbeat_s
         self.ack_timeout_s = settings.gateway_ack_timeout_s
+        self.metrics_urls = metrics_urls(settings.gateway_metrics_url)
         self._limiter = RateLimiter(settings.gateway_rate, settings.gateway_burst, clock)
         self._clock = clock
         self._store = SchemaStore(
