@@ -23,7 +23,7 @@ Point = tuple[float, float]  # (lon, lat)
 Line = list[Point]
 
 #: The map's extent: Serbia and its neighbours (lon west, lat south, lon east, lat north).
-VIEW = (17.2, 40.9, 24.2, 46.9)
+VIEW = (17.9, 41.6, 23.5, 46.5)
 HOME = "Serbia"
 #: Drawn in the home colour; the line between it and Serbia is an administrative line.
 ADMINISTRATIVE = "Kosovo"

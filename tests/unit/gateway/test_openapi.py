@@ -48,6 +48,8 @@ def test_it_is_valid_openapi_3_1(tmp_path: Path) -> None:
         "/v1/feed",
         "/v1/feed/records",
         "/v1/whoami",
+        "/v1/registry",
+        "/v1/flow",
         "/healthz",
         "/readyz",
         "/metrics",

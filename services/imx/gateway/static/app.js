@@ -266,7 +266,7 @@ function drawBaseMap() {
     }
     if (section.lat !== null) {
       const [x, y] = state.project(section.lon, section.lat);
-      const label = svg("text", { x: x + 8, y: y - 8, class: `section-label risk-${section.impact}`, fill: "currentColor" });
+      const label = svg("text", { x: x + 12, y: y - 12, class: `section-label risk-${section.impact}`, fill: "currentColor" });
       label.textContent = `${section.id} ${section.impact}`;
       sections.append(label);
     }
@@ -278,12 +278,12 @@ function drawBaseMap() {
     if (!inView(unit.lon, unit.lat)) { offMap.push(unit); continue; }
     const [x, y] = state.project(unit.lon, unit.lat);
     const own = unit.id === state.whoami.unit ? " own" : "";
-    const dot = svg("circle", { cx: x, cy: y, r: unit.level === "LOCAL" ? 2.5 : 4, class: `unit-dot ${unit.level}${own}` });
+    const dot = svg("circle", { cx: x, cy: y, r: unit.level === "LOCAL" ? 4 : 6, class: `unit-dot ${unit.level}${own}` });
     dot.append(svgTitle(`${unit.name} (${unit.id})`));
     units.append(dot);
   }
   offMap.forEach((unit, i) => {
-    const text = svg("text", { x: 8, y: 16 + i * 13, class: "offmap" });
+    const text = svg("text", { x: 10, y: 22 + i * 18, class: "offmap" });
     text.textContent = `off the map: ${unit.name} (${unit.id})`;
     units.append(text);
   });
