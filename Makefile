@@ -6,9 +6,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := kcat prometheus maven openjdk-17-jdk-headless
+DEBIAN_PACKAGES := kcat prometheus maven openjdk-17-jdk-headless chromium
 
-.PHONY: help setup run bench test test-unit test-integration test-e2e lint fmt schemas-check kafka-up kafka-down clean
+.PHONY: help setup run bench test test-unit test-integration test-e2e lint fmt schemas-check kafka-up kafka-down clean map-data screenshots
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $(STAMP)
 
-setup: $(STAMP) ## create .venv, install imx and its test tools, and the Debian tools (kcat, prometheus, Maven, JDK)
+setup: $(STAMP) ## create .venv, install imx and its test tools, and the Debian tools (kcat, prometheus, Maven, JDK, Chromium)
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
@@ -63,3 +63,11 @@ kafka-down: ## stop the local Kafka broker
 
 clean: ## remove local runtime data (.imx) and caches; keeps .venv and the jar cache
 	rm -rf .imx .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+map-data: setup ## re-cut the operations picture's base map from Natural Earth (world-atlas, npm); output is committed
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd "$$tmp" && npm pack --silent world-atlas@2.0.2 >/dev/null && tar xzf world-atlas-2.0.2.tgz) && \
+	$(BIN)/python -m imx.gateway.mapdata "$$tmp/package/countries-50m.json" services/imx/gateway/static/countries.json
+
+screenshots: setup ## the operations picture's screenshots in docs/img/ (browser tests on a real broker)
+	IMX_SCREENSHOTS=docs/img $(BIN)/pytest tests/e2e/test_operations_picture.py -q

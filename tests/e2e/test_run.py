@@ -80,9 +80,10 @@ def test_run_brings_up_the_exchange_and_stops_everything(tmp_path: Path) -> None
     assert (home / "pseudonym.key").stat().st_mode & 0o777 == 0o600
     assert "gateway serves http://127.0.0.1:" in result.stderr
     assert "curl -sN 'http://127.0.0.1:" in result.stderr
-    (token,) = json.loads((home / "secrets" / "gateway-tokens.json").read_text())["tokens"]
-    assert token["unit"] == "bps-presevo"
-    assert token["revoked"], "the run's gateway token outlived the run"
+    assert "operations picture: http://127.0.0.1:" in result.stderr
+    tokens = json.loads((home / "secrets" / "gateway-tokens.json").read_text())["tokens"]
+    assert sorted(t["unit"] for t in tokens) == ["bps-presevo", "pd-belgrade-coc"]
+    assert all(t["revoked"] for t in tokens), "a run's gateway token outlived the run"
 
     rows = _summary_rows(result.stdout)
     deliveries = {level: int(rows[level][0]) for level in LEVELS}

@@ -54,6 +54,7 @@ READY_TIMEOUT_S = 90.0
 ASSIGNED_WITHIN_S = 30.0
 GATEWAY_PORT = 8443
 STATION = "bps-presevo"  # the busiest border station: its feed fills within seconds
+PAGE_UNIT = "pd-belgrade-coc"  # KOC Beograd, the Belgrade commanding operations centre
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def run(
         teardown.add(f"the worker (pid {worker.process.pid})", worker.stop)
         progress(f"worker pid {worker.process.pid} starting, log {worker.log}")
         worker.wait_ready(READY_TIMEOUT_S, ASSIGNED_WITHIN_S, progress)
-        gateway = _start_gateway(identities, teardown, progress)
+        gateway = _start_gateway(identities, teardown, progress, worker.metrics_url)
         seed = secrets.randbits(32)
         progress(
             f"worker serves {worker.metrics_url}; simulating at {RATE:g} reports/s (seed {seed})"
@@ -128,15 +129,19 @@ def run(
 
 
 def _start_gateway(
-    identities: Identities, teardown: processes.Teardown, progress: Progress
+    identities: Identities, teardown: processes.Teardown, progress: Progress, metrics_url: str
 ) -> processes.Gateway:
-    """The HTTP gateway, and a token for one station that lives as long as this run."""
+    """The HTTP gateway, and tokens for one station and one operations centre (the page's)
+    that live as long as this run."""
     settings = identities.settings(GATEWAY)
     folder = SecretsDir(settings.secrets_dir)
     tls = folder.gateway_cert.is_file() and folder.gateway_key.is_file()
     ca_file = folder.ca_cert if tls else None
     gateway = processes.start_gateway(
-        settings.child_env(), processes.web_port(GATEWAY_PORT), settings.home / "logs", ca_file
+        settings.model_copy(update={"gateway_metrics_url": metrics_url}).child_env(),
+        processes.web_port(GATEWAY_PORT),
+        settings.home / "logs",
+        ca_file,
     )
     teardown.add(f"the gateway (pid {gateway.process.pid})", gateway.stop)
     gateway.wait_ready(READY_TIMEOUT_S)
@@ -152,7 +157,21 @@ def _start_gateway(
         f"  curl -sN {cacert}'{gateway.url}/v1/feed?from=beginning' "
         f"-H 'Authorization: Bearer {issued.token}'"
     )
+    _page_token(store, gateway.url, teardown, progress)
     return gateway
+
+
+def _page_token(
+    store: TokenStore, url: str, teardown: processes.Teardown, progress: Progress
+) -> None:
+    """The operations picture's address and a token for the Belgrade operations centre."""
+    issued = store.issue(PAGE_UNIT, datetime.now(UTC))
+    teardown.add(
+        f"the run's page token {issued.record.id}",
+        lambda: store.revoke(issued.record.id, datetime.now(UTC)),
+    )
+    progress(f"operations picture: {url}/ — sign in with this token for {PAGE_UNIT}:")
+    progress(f"  {issued.token}")
 
 
 Scrape = Callable[[], Awaitable[Sample | None]]
