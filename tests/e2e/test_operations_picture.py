@@ -255,6 +255,18 @@ def test_an_operations_centre_sees_the_dlq_count(stack: Stack) -> None:
     page = watched.page
     page.wait_for_selector("#operators:not([hidden])", timeout=UI_TIMEOUT_MS)
     assert "DLQ: 0 records" in page.inner_text("#operators")
+    # An answer to a request the pipeline never saw passes the gateway's checks and is
+    # rejected by the worker (UNKNOWN_RFI): the DLQ count the page shows goes up by one.
+    stray = rfi(to=UNIT, urgency="URGENT_3D", asked_ago=timedelta(0), question="-")
+    for member in ("to_units", "question", "urgency"):
+        stray.pop(member)
+    stray.update(type="RfiResponse", rfi_id=str(uuid.uuid4()), answer="nothing known")
+    stack.post("gpd-oc", stray)
+    page.wait_for_function(
+        "() => document.querySelector('#operators').textContent.includes('DLQ: 1 record;')"
+        " || document.querySelector('#operators').textContent.endsWith('DLQ: 1 record')",
+        timeout=DELIVERY_TIMEOUT_S * 1000,
+    )
     assert page.locator("#flow rect").count() >= 1  # the module's reports, in the last hour
     denied = httpx.get(
         f"{stack.base}/v1/flow",

@@ -550,7 +550,8 @@ function renderFlow(now) {
   const operators = $("operators");
   if (state.flow && state.flow.configured) {
     const levels = Object.entries(state.flow.deliveries_by_level).map(([k, v]) => `${k} ${v}`).join(", ");
-    operators.textContent = `For operators — DLQ: ${state.flow.dlq_total} records` +
+    const dlq = state.flow.dlq_total;
+    operators.textContent = `For operators — DLQ: ${dlq} record${dlq === 1 ? "" : "s"}` +
       (levels ? `; exchange deliveries by recipient level: ${levels}` : "");
     operators.hidden = false;
   } else {
