@@ -8,7 +8,6 @@ screenshots``).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import time
@@ -26,14 +25,13 @@ from pydantic import SecretStr
 
 from imx.gateway.app import create_app
 from imx.gateway.tokens import TokenStore
-from imx.kafka.admin import ensure_topics
 from imx.kafka.connection import Connection
-from imx.kafka.topology import Topology
-from imx.registry import load_registry
-from imx.settings import Settings
+from imx.security.local import principal_settings
+from imx.security.principals import GATEWAY, WORKER
 from tests.support.browser import Watched, chromium, open_page
 from tests.support.gateway import serving
 from tests.support.reports import crossing, smuggling, stamp
+from tests.support.secured import SecuredBroker
 from tests.support.workers import running_worker
 
 pytestmark = pytest.mark.e2e
@@ -77,30 +75,34 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    session_broker: SecuredBroker, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """Worker as svc-worker and gateway as svc-gateway on the secured session broker."""
     prefix = f"t{uuid.uuid4().hex[:10]}-"
     home = tmp_path_factory.mktemp("picture") / "home"
-    settings = Settings(
-        bootstrap=kafka_bootstrap,
+    settings = session_broker.settings(
         topic_prefix=prefix,
         home=home,
         app_id=f"imx-{prefix.rstrip('-')}",
         gateway_heartbeat_s=1.0,
         gateway_burst=200,
     )
-    connection = Connection.from_settings(settings)
-    topology = Topology.from_settings(settings, load_registry(settings.registry_path).ids())
-    result = asyncio.run(ensure_topics(connection, topology.specs()))
-    assert result.ok, result.mismatched
-    worker_env = settings.model_copy(
-        update={"pseudonym_key": SecretStr("test-only-key"), "session_timeout_s": 6.0}
-    ).child_env()
+    session_broker.provision(settings)
+    worker_env = (
+        principal_settings(settings, session_broker.secrets, WORKER)
+        .model_copy(update={"pseudonym_key": SecretStr("test-only-key"), "session_timeout_s": 6.0})
+        .child_env()
+    )
     store = TokenStore.of_home(home)
     units = {UNIT, OPERATOR, OTHER, *SENDERS}
     tokens = {unit: store.issue(unit, datetime.now(UTC)).token for unit in sorted(units)}
     with running_worker(worker_env, home.parent / "logs") as worker:
-        gateway = settings.model_copy(update={"gateway_metrics_url": worker.metrics_url})
-        with serving(create_app(gateway, connection)) as base, chromium() as browser:
+        gateway = principal_settings(settings, session_broker.secrets, GATEWAY).model_copy(
+            update={"gateway_metrics_url": worker.metrics_url}
+        )
+        app = create_app(gateway, Connection.from_settings(gateway))
+        with serving(app) as base, chromium() as browser:
             yield Stack(base, tokens, browser)
 
 

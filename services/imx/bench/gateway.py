@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
+import ssl
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -31,14 +31,14 @@ import httpx
 from imx import processes
 from imx.bench.outputs import cpu_seconds, peak_rss_bytes, quantile
 from imx.bench.report import figures_table, git_commit, json_line
-from imx.bench.runner import READY_TIMEOUT_S, private_settings, start_broker
+from imx.bench.runner import READY_TIMEOUT_S, start_exchange
 from imx.gateway.tokens import TokenStore
 from imx.kafka import localbroker
-from imx.kafka.admin import ensure_topics
-from imx.kafka.topology import Topology
 from imx.registry import load_registry
 from imx.schema.jsonform import to_json
 from imx.schema.loader import load_schemas
+from imx.security.principals import GATEWAY, WORKER
+from imx.security.secrets import SecretsDir
 from imx.settings import Settings
 from imx.simulator.generator import new_simulator
 
@@ -55,6 +55,7 @@ class GatewayPlan:
     rate: float
     duration_s: float
     seed: int
+    insecure: bool = False  # a plaintext private broker and plain HTTP, for comparison
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,8 @@ class GatewayResult:
     gateway_peak_rss_bytes: int
     seed: int
     kafka_version: str
+    #: The client listener's protocol (SASL_SSL, the gateway on HTTPS; or PLAINTEXT and HTTP).
+    security: str
     git_commit: str
 
     def json_line(self) -> str:
@@ -215,6 +218,7 @@ class Traffic:
     tokens: Mapping[str, str]  # unit → token
     directorates: tuple[str, ...]
     reports: Iterator[dict[str, Any]]  # JSON form, LOCAL reporters, unique event ids
+    ca_file: Path | None = None  # HTTPS: the CA that signed the gateway's certificate
 
 
 async def _measure(
@@ -223,7 +227,10 @@ async def _measure(
     """Open the streams, post at the plan's rate, drain; the ledger, seconds posting, CPU."""
     ledger = Ledger()
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
-    async with httpx.AsyncClient(limits=limits) as client:
+    verify: ssl.SSLContext | bool = (
+        ssl.create_default_context(cafile=traffic.ca_file) if traffic.ca_file else True
+    )
+    async with httpx.AsyncClient(limits=limits, verify=verify) as client:
         opened = {d: asyncio.Event() for d in traffic.directorates}
         readers = [
             asyncio.create_task(
@@ -294,29 +301,24 @@ def run(settings: Settings, plan: GatewayPlan, progress: processes.Progress) -> 
     registry = load_registry(settings.registry_path)
     local = {u.id: u.territorial or "" for u in registry.local_units()}
     directorates = tuple(sorted(set(local.values())))
-    tag = f"bench{secrets.token_hex(4)}"
     teardown = processes.Teardown()
     with tempfile.TemporaryDirectory(prefix="imx-bench-") as tmp:
         workdir = Path(tmp)
         try:
-            connection = start_broker(settings, workdir, teardown, progress)
-            own = private_settings(settings, connection, tag, workdir)
-            topology = Topology.from_settings(own, registry.ids())
-            created = asyncio.run(
-                ensure_topics(connection, topology.specs(), settings.request_timeout_s)
-            )
-            if not created.ok:
-                raise processes.RunError("; ".join(created.mismatched))
+            exchange = start_exchange(settings, workdir, teardown, progress, insecure=plan.insecure)
+            own = exchange.own
             worker = processes.start_worker(
-                own.child_env(), localbroker.free_port(), workdir / "logs"
+                exchange.env(WORKER), localbroker.free_port(), workdir / "logs"
             )
             teardown.add(f"the worker (pid {worker.process.pid})", worker.stop)
             worker.wait_ready(READY_TIMEOUT_S, ASSIGNED_WITHIN_S, progress)
             store = TokenStore.of_home(own.home)
             now = datetime.now(UTC)
             tokens = {u: store.issue(u, now).token for u in sorted({*local, *directorates})}
+            folder = SecretsDir(own.secrets_dir)
+            ca_file = folder.ca_cert if folder.gateway_cert.is_file() else None
             gateway = processes.start_gateway(
-                own.child_env(), localbroker.free_port(), workdir / "logs"
+                exchange.env(GATEWAY), localbroker.free_port(), workdir / "logs", ca_file
             )
             teardown.add(f"the gateway (pid {gateway.process.pid})", gateway.stop)
             gateway.wait_ready(READY_TIMEOUT_S)
@@ -326,7 +328,7 @@ def run(settings: Settings, plan: GatewayPlan, progress: processes.Progress) -> 
                 f"{len(directorates)} event streams"
             )
             traffic = Traffic(
-                gateway.url, tokens, directorates, _reports(own, plan.seed, set(local))
+                gateway.url, tokens, directorates, _reports(own, plan.seed, set(local)), ca_file
             )
             ledger, seconds, cpu = asyncio.run(_measure(traffic, plan, gateway.process.pid))
             rss = peak_rss_bytes(gateway.process.pid)
@@ -355,5 +357,6 @@ def run(settings: Settings, plan: GatewayPlan, progress: processes.Progress) -> 
         gateway_peak_rss_bytes=rss,
         seed=plan.seed,
         kafka_version=localbroker.kafka_version(),
+        security="PLAINTEXT" if plan.insecure else "SASL_SSL",
         git_commit=git_commit(),
     )

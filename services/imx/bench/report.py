@@ -55,6 +55,8 @@ class Result:
     partitions: int
     seed: int
     kafka_version: str
+    #: The client listener's protocol: SASL_SSL (the default, as deployed) or PLAINTEXT.
+    security: str
     git_commit: str
 
     def json_line(self) -> str:
@@ -103,6 +105,7 @@ class Result:
             ),
             ("worker peak RSS (MiB)", f"{self.worker_peak_rss_bytes / 2**20:.0f}"),
             ("Kafka / partitions", f"{self.kafka_version} / {self.partitions}"),
+            ("client listener", self.security),
             ("git commit", self.git_commit[:12]),
         ]
         return figures_table(f"imx bench: {self.reports} reports, seed {self.seed}", rows)

@@ -34,11 +34,14 @@ from imx.bench.raw import passthrough
 from imx.bench.report import Result, git_commit
 from imx.bench.workload import preload
 from imx.kafka import localbroker, reading
-from imx.kafka.admin import ensure_topics
 from imx.kafka.connection import Connection
+from imx.kafka.provision import provision
 from imx.kafka.topology import TopicSpec, Topology
 from imx.registry import load_registry
 from imx.schema.loader import load_schemas
+from imx.security import local
+from imx.security.local import Identities
+from imx.security.principals import GATEWAY, WORKER, principals
 from imx.settings import Settings
 from imx.simulator.generator import new_simulator
 from imx.simulator.publisher import Pace
@@ -57,38 +60,30 @@ class Plan:
     rate: float
     duration_s: float
     seed: int
+    insecure: bool = False  # a plaintext private broker, for comparison
 
 
 def run(settings: Settings, plan: Plan, progress: processes.Progress) -> Result:
     """Run the whole benchmark; nothing it started is left running when it returns or raises."""
     registry = load_registry(settings.registry_path)
     schemas = load_schemas(settings.schemas_dir)
-    tag = f"bench{secrets.token_hex(4)}"
     teardown = processes.Teardown()
     with tempfile.TemporaryDirectory(prefix="imx-bench-") as tmp:
         workdir = Path(tmp)
         try:
-            connection = start_broker(settings, workdir, teardown, progress)
-            own = private_settings(settings, connection, tag, workdir)
-            topology = Topology.from_settings(own, registry.ids())
+            exchange = start_exchange(
+                settings, workdir, teardown, progress, insecure=plan.insecure, scratch=True
+            )
+            connection, topology = exchange.admin, exchange.topology
             scratch = topology.bench_scratch
-            scratch_spec = TopicSpec(
-                scratch, "scratch", "-", topology.partitions, topology.replication
-            )
-            specs = [*topology.specs(), scratch_spec]
-            created = asyncio.run(ensure_topics(connection, specs, settings.request_timeout_s))
-            if not created.ok:
-                msg = "; ".join(created.mismatched)
-                raise processes.RunError(msg)
+            publisher = exchange.connection(GATEWAY)
             reports = new_simulator(registry, plan.seed, lambda: datetime.now(UTC))
-            progress(f"pre-loading {plan.reports} reports (seed {plan.seed}) on prefix {tag}-")
-            loaded = asyncio.run(
-                preload(connection, topology, schemas, reports, count=plan.reports)
-            )
+            progress(f"pre-loading {plan.reports} reports (seed {plan.seed})")
+            loaded = asyncio.run(preload(publisher, topology, schemas, reports, count=plan.reports))
             progress("warming the broker up with a raw passthrough over them")
             warmup = asyncio.run(passthrough(connection, loaded.ends, scratch, WARMUP_WRITES))
             worker = processes.start_worker(
-                own.child_env(), localbroker.free_port(), workdir / "logs"
+                exchange.env(WORKER), localbroker.free_port(), workdir / "logs"
             )
             teardown.add(f"the worker (pid {worker.process.pid})", worker.stop)
             progress(f"worker pid {worker.process.pid} started; measuring saturation")
@@ -98,7 +93,7 @@ def run(settings: Settings, plan: Plan, progress: processes.Progress) -> Result:
             fixed = asyncio.run(
                 fixed_rate(
                     worker,
-                    Target(connection, topology, schemas, reports),
+                    Target(publisher, topology, schemas, reports),
                     Pace(plan.rate, plan.duration_s),
                     sat.deliveries / sat.reports,
                 )
@@ -140,6 +135,7 @@ def run(settings: Settings, plan: Plan, progress: processes.Progress) -> Result:
         partitions=topology.partitions,
         seed=plan.seed,
         kafka_version=localbroker.kafka_version(),
+        security=connection.security_protocol,
         git_commit=git_commit(),
     )
 
@@ -152,41 +148,84 @@ def _stage_quantiles(stages: Mapping[str, Sequence[float]]) -> dict[str, float]:
     }
 
 
-def private_settings(
-    settings: Settings, connection: Connection, tag: str, workdir: Path
-) -> Settings:
-    """The bench's own exchange: topics, an app id and a home of its own on that broker."""
-    return settings.model_copy(
+@dataclass(frozen=True)
+class Exchange:
+    """The bench's own exchange on its broker: topology, admin connection, one principal each."""
+
+    admin: Connection  # provisioning, the probes and the raw passthrough
+    own: Settings  # its prefix, app id, home and pseudonymisation key
+    topology: Topology
+    identities: Identities
+
+    @property
+    def secured(self) -> bool:
+        return self.admin.security_protocol != "PLAINTEXT"
+
+    def env(self, principal: str) -> dict[str, str]:
+        return self.identities.settings(principal).child_env()
+
+    def connection(self, principal: str) -> Connection:
+        return self.identities.connection(principal)
+
+
+def start_exchange(
+    settings: Settings,
+    workdir: Path,
+    teardown: processes.Teardown,
+    progress: processes.Progress,
+    *,
+    insecure: bool = False,
+    scratch: bool = False,
+) -> Exchange:
+    """The broker of ``IMX_BOOTSTRAP`` when set and serving, else a private one in ``workdir``;
+    then the bench's topics provisioned and its schemas released.
+
+    The private broker is secured like ``imx kafka up``'s (the configuration a ministry runs)
+    unless ``insecure``; every process then acts as its own principal: the worker as
+    ``svc-worker``, the publisher and the gateway as ``svc-gateway``, the probes as ``admin``.
+    A given broker is used with the given credentials for everything. ``scratch``: the raw
+    passthrough's topic too.
+    """
+    registry = load_registry(settings.registry_path)
+    tag = f"bench{secrets.token_hex(4)}"
+    own = settings.model_copy(
         update={
-            "bootstrap": connection.bootstrap,
-            "security_protocol": connection.security_protocol,
-            "sasl_username": connection.sasl_username,
-            "sasl_password": connection.sasl_password,
-            "ssl_cafile": connection.ca_file,
             "topic_prefix": f"{tag}-",
             "app_id": f"imx-{tag}",
             "home": workdir / "home",
             "pseudonym_key": SecretStr(secrets.token_hex(processes.KEY_BYTES)),
         }
     )
-
-
-def start_broker(
-    settings: Settings, workdir: Path, teardown: processes.Teardown, progress: processes.Progress
-) -> Connection:
-    """The broker of ``IMX_BOOTSTRAP`` when set and serving; else a private one in ``workdir``."""
-    connection = Connection.from_settings(settings)
-    if "bootstrap" in settings.model_fields_set:
-        if reading.serves(connection, timeout_s=5.0):
-            progress(f"using the Kafka broker at {connection.bootstrap}")
-            return connection
-        progress(
-            f"nothing serves at IMX_BOOTSTRAP={connection.bootstrap}; starting a private broker"
-        )
-    home = workdir / "kafka"
-    teardown.add(f"the private Kafka ({home})", lambda: localbroker.stop(home))
-    try:
-        bootstrap = localbroker.up(home, localbroker.free_port(), settings.jar_cache, progress)
-    except localbroker.LocalKafkaError as exc:
-        raise processes.RunError(str(exc)) from exc
-    return Connection(bootstrap, request_timeout_s=settings.request_timeout_s)
+    topology = Topology.from_settings(own, registry.ids())
+    given = Connection.from_settings(settings)
+    if "bootstrap" in settings.model_fields_set and reading.serves(given, timeout_s=5.0):
+        progress(f"using the Kafka broker at {given.bootstrap}")
+        admin, identities = given, Identities(own, None)
+    else:
+        if "bootstrap" in settings.model_fields_set:
+            progress(
+                f"nothing serves at IMX_BOOTSTRAP={given.bootstrap}; starting a private broker"
+            )
+        home = workdir / "kafka"
+        teardown.add(f"the private Kafka ({home})", lambda: localbroker.stop(home))
+        port = localbroker.free_port()
+        try:
+            if insecure:
+                bootstrap = localbroker.up(home, port, settings.jar_cache, progress)
+                admin = Connection(bootstrap, request_timeout_s=settings.request_timeout_s)
+            else:
+                table = principals(registry, topology)
+                admin = local.start_secured(own, home, port, table, progress).connection
+        except (localbroker.LocalKafkaError, local.LocalSetupError) as exc:
+            raise processes.RunError(str(exc)) from exc
+        own = own.model_copy(update={"bootstrap": admin.bootstrap})
+        identities = Identities.of(own, admin)
+    t = topology
+    extra = (TopicSpec(t.bench_scratch, "scratch", "-", t.partitions, t.replication),)
+    done = asyncio.run(
+        provision(admin, t, own.schemas_dir, own.request_timeout_s, extra if scratch else ())
+    )
+    if not done.topics.ok:
+        raise processes.RunError("; ".join(done.topics.mismatched))
+    progress(f"the bench's exchange: prefix {tag}-, {admin.security_protocol} broker")
+    return Exchange(admin, own, topology, identities)

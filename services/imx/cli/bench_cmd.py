@@ -61,6 +61,11 @@ def register(commands: Any) -> None:
     )
     cmd.add_argument("--seed", type=int, help="simulator seed (default: a new one each run)")
     cmd.add_argument(
+        "--insecure",
+        action="store_true",
+        help="a plaintext private broker (default: SASL_SSL with SCRAM and ACLs, as deployed)",
+    )
+    cmd.add_argument(
         "--logic-only",
         action="store_true",
         help="only the CPU time of deciding and encoding --reports reports, in-process, no Kafka",
@@ -93,7 +98,13 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
     if args.gateway:
         return _gateway(args, settings, seed)
     rate = DEFAULT_RATE if args.rate is None else args.rate
-    plan = Plan(reports=args.reports, rate=rate, duration_s=args.duration, seed=seed)
+    plan = Plan(
+        reports=args.reports,
+        rate=rate,
+        duration_s=args.duration,
+        seed=seed,
+        insecure=args.insecure,
+    )
     with job_failures("imx bench"), interrupt_on_signals():
         result = run(settings, plan, progress)
     Console(width=100).print(result.table())
@@ -105,7 +116,7 @@ def _gateway(args: argparse.Namespace, settings: Settings, seed: int) -> int:
     from imx.bench.gateway import GatewayPlan, run  # noqa: PLC0415
 
     rate = DEFAULT_GATEWAY_RATE if args.rate is None else args.rate
-    plan = GatewayPlan(rate=rate, duration_s=args.duration, seed=seed)
+    plan = GatewayPlan(rate=rate, duration_s=args.duration, seed=seed, insecure=args.insecure)
     with job_failures("imx bench --gateway"), interrupt_on_signals():
         result = run(settings, plan, progress)
     Console(width=100).print(result.table())
