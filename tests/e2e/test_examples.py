@@ -1,8 +1,10 @@
 """The feed consumers of ``examples/`` read what the pipeline wrote, as ``imx tail`` does.
 
 A worker delivers a few reports and one correlation to gpd-oc; then the Java consumer (built
-with Maven here), the Python consumer and the kcat recipe read ``feed.gpd-oc`` on the session's
-broker. None of them knows the schemas in advance: they find the writer schema by the
+with Maven here), the Python consumer (both as ``unit-gpd-oc`` on the secured session
+broker, with the settings ``imx security creds`` prints) and the kcat recipe (on an exact copy of
+the feed on a plaintext broker: Debian's kcat cannot do SCRAM with Kafka 4) read
+``feed.gpd-oc``. None of them knows the schemas in advance: they find the writer schema by the
 fingerprint in each value on the schemas topic, so this also proves that what imx publishes
 there lets an outside integrator decode every delivery. Their lines must be exactly the
 deliveries that ``imx tail --json`` decodes with imx's own codec.
@@ -10,6 +12,7 @@ deliveries that ``imx tail --json`` decodes with imx's own codec.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -17,17 +20,24 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from imx.kafka.topology import Topology
+from imx.kafka.admin import ensure_topics
+from imx.kafka.connection import Connection, started
+from imx.kafka.reading import read_to_end, topic_partitions
+from imx.kafka.topology import TopicSpec, Topology
 from imx.schema.loader import default_schemas
+from imx.security import secrets
+from imx.security.principals import unit_principal
+from imx.settings import Settings
 from tests.support.proc import run_imx
 from tests.support.reports import crossing, lines, smuggling
+from tests.support.secured import SecuredBroker
 from tests.support.workers import running_worker
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -126,6 +136,26 @@ def printed_lines(done: subprocess.CompletedProcess[bytes], what: str) -> list[L
     return sorted(found)
 
 
+def mirror(source: Connection, bootstrap: str, topic: str) -> str:
+    """An exact copy of ``topic`` on the plaintext broker at ``bootstrap``: same partitions,
+    offsets, keys, headers and values (the topic is written once, in order, from empty)."""
+
+    async def copy() -> None:
+        records = await read_to_end(source, topic)
+        partitions = len(await topic_partitions(source, topic))
+        target = Connection(bootstrap)
+        result = await ensure_topics(target, [TopicSpec(topic, "feed", "-", partitions, 1)])
+        assert result.ok, result.mismatched
+        async with started(target.producer(), 30) as producer:
+            for r in sorted(records, key=lambda r: (r.partition, r.offset)):
+                await producer.send_and_wait(
+                    topic, r.value, key=r.key, partition=r.partition, headers=list(r.headers)
+                )
+
+    asyncio.run(copy())
+    return topic
+
+
 def wait_for_deliveries(env: dict[str, str], event_ids: set[str]) -> list[dict[str, Any]]:
     """The feed once it shows a report delivery of every event and a correlation."""
     deadline = time.monotonic() + DELIVERED_WITHIN_S
@@ -143,8 +173,13 @@ def wait_for_deliveries(env: dict[str, str], event_ids: set[str]) -> list[dict[s
 @pytest.mark.timeout(MAVEN_TIMEOUT_S + 300)  # the first Maven build counts towards this test
 def test_every_example_reads_what_imx_tail_reads(
     java_consumer: Path,
+    *,
     pipeline_env: dict[str, str],
     topology: Topology,
+    principal_settings: Callable[[str], Settings],
+    session_broker: SecuredBroker,
+    settings: Settings,
+    plaintext_bootstrap: str,
     tmp_path: Path,
 ) -> None:
     must_have("kcat")
@@ -161,33 +196,54 @@ def test_every_example_reads_what_imx_tail_reads(
             smuggling("ps-zajecar", location={"lat": 43.90, "lon": 22.28}, suspects=[other])
         ],
     }
+
+    def env_of(principal: str) -> dict[str, str]:
+        return principal_settings(principal).child_env()
+
     with ThreadPoolExecutor(max_workers=3) as pool:
-        for done in [pool.submit(publish, pipeline_env, u, r, tmp_path) for u, r in sent.items()]:
+        published = [
+            pool.submit(publish, env_of(unit_principal(u)), u, r, tmp_path) for u, r in sent.items()
+        ]
+        for done in published:
             done.result()
     event_ids = {r["event_id"] for reports in sent.values() for r in reports}
+    reader = unit_principal(UNIT)
     with running_worker(pipeline_env, tmp_path):
         # The worker is stopped before the consumers run: the feed is then complete, and the
         # two cores are theirs.
-        feed = wait_for_deliveries(pipeline_env, event_ids)
+        feed = wait_for_deliveries(env_of(reader), event_ids)
     expected = sorted(as_line(d) for d in feed)
     assert [x for x in expected if x[2] == "correlation"], "no correlation to read"
 
-    bootstrap, topic, schemas = pipeline_env["IMX_BOOTSTRAP"], topology.feed(UNIT), topology.schemas
-    # The client properties files take a secured broker's settings; here they only prove that
-    # the option is read.
+    bootstrap, topic, schemas = session_broker.bootstrap, topology.feed(UNIT), topology.schemas
+    # Java and Python read the secured broker as the unit, with what `imx security creds`
+    # prints. Debian's kcat (librdkafka 2.0.2) cannot do SCRAM with Kafka 4, so the kcat recipe
+    # reads an exact copy of the feed (same partitions, offsets, keys, headers, values) on a
+    # plaintext broker; tests/integration/test_librdkafka_creds.py proves the properties.
     java_config = tmp_path / "client.properties"
-    java_config.write_text("security.protocol=PLAINTEXT\nclient.id=imx-example-java\n")
+    java_config.write_text(
+        secrets.creds(session_broker.secrets, reader, "java") + "client.id=imx-example-java\n"
+    )
+    password = secrets.SecretsDir(session_broker.secrets).password(reader).get_secret_value()
+    ca = str(secrets.SecretsDir(session_broker.secrets).ca_cert)
     kcat_config = tmp_path / "kcat.conf"
     kcat_config.write_text("security.protocol=plaintext\nclient.id=imx-example-kcat\n")
+    plain_topic = mirror(Connection.from_settings(settings), plaintext_bootstrap, topic)
     common = ["--bootstrap", bootstrap, "--feed", topic, "--schemas", schemas]
     commands = {
         "java": ["java", "-jar", str(java_consumer), *common, "--idle-timeout", IDLE_S,
                  "--config", str(java_config)],
         "python": [sys.executable, str(PYTHON_CONSUMER), *common, "--idle-timeout", IDLE_S,
-                   "--security-protocol", "PLAINTEXT"],
-        "kcat": [str(KCAT_FEED), topic],
+                   "--security-protocol", "SASL_SSL", "--sasl-username", reader,
+                   "--ssl-cafile", ca],
+        "kcat": [str(KCAT_FEED), plain_topic],
     }  # fmt: skip
-    env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "KCAT_CONFIG": str(kcat_config)}
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP": plaintext_bootstrap,
+        "KCAT_CONFIG": str(kcat_config),
+        "KAFKA_SASL_PASSWORD": password,
+    }
     with ThreadPoolExecutor(max_workers=len(commands)) as pool:
         running = {
             name: pool.submit(run_bounded, argv, CONSUMER_TIMEOUT_S, env)
@@ -206,7 +262,9 @@ def test_every_example_reads_what_imx_tail_reads(
 
     # --raw hands one record's value over as bytes: single-object Avro of the Delivery schema.
     _key, partition, offset, _id = records[0]
-    raw = run_bounded([str(KCAT_FEED), "--raw", topic, partition, offset], CONSUMER_TIMEOUT_S, env)
+    raw = run_bounded(
+        [str(KCAT_FEED), "--raw", plain_topic, partition, offset], CONSUMER_TIMEOUT_S, env
+    )
     assert raw.returncode == 0, raw.stderr.decode(errors="replace")
     assert raw.stdout[:2] == b"\xc3\x01"
     assert raw.stdout[2:10].hex() == default_schemas().delivery().fingerprint_hex

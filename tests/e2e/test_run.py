@@ -78,9 +78,13 @@ def test_run_brings_up_the_exchange_and_stops_everything(tmp_path: Path) -> None
     assert f"Kafka serves at 127.0.0.1:{port}" in result.stderr, "did not start its own broker"
     assert leftovers == [], f"processes of this run still alive: {leftovers}"
     assert (home / "pseudonym.key").stat().st_mode & 0o777 == 0o600
-    assert "gateway serves http://127.0.0.1:" in result.stderr
-    assert "curl -sN 'http://127.0.0.1:" in result.stderr
-    assert "operations picture: http://127.0.0.1:" in result.stderr
+    # Secured by default: SASL_SSL broker, users and ACLs applied, gateway on HTTPS.
+    assert "(SASL_SSL, SCRAM-SHA-512, ACLs enforced)" in result.stderr
+    assert "users and ACLs:" in result.stderr
+    assert "gateway serves https://127.0.0.1:" in result.stderr
+    ca = home / "secrets" / "ca.crt"
+    assert f"curl -sN --cacert {ca} 'https://127.0.0.1:" in result.stderr
+    assert "operations picture: https://127.0.0.1:" in result.stderr
     tokens = json.loads((home / "secrets" / "gateway-tokens.json").read_text())["tokens"]
     assert sorted(t["unit"] for t in tokens) == ["bps-presevo", "pd-belgrade-coc"]
     assert all(t["revoked"] for t in tokens), "a run's gateway token outlived the run"

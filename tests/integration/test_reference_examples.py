@@ -15,12 +15,15 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from imx.schema.loader import REPORT_TYPES
+from imx.security.principals import OPS, unit_principal
+from imx.settings import Settings
 from tests.support.workers import running_worker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,30 +84,35 @@ def imx(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
     )
 
 
-def publish(type_name: str, env: dict[str, str], folder: Path) -> None:
-    """``imx publish`` reads JSON lines: the pretty-printed example goes on one line."""
+EnvOf = Callable[[str], dict[str, str]]  # principal → the environment of a command acting as it
+
+
+def publish(type_name: str, env_of: EnvOf, folder: Path) -> None:
+    """``imx publish`` as the reporting unit; JSON lines, so the example goes on one line."""
     report = example(type_name)
     line = folder / f"{type_name}.jsonl"
     line.write_text(json.dumps(report, ensure_ascii=False) + "\n", encoding="utf-8")
+    env = env_of(unit_principal(report["reporting_unit"]))
     done = imx(["publish", "--unit", report["reporting_unit"], str(line)], env)
     assert done.returncode == 0, f"publish {type_name}: {done.stdout}{done.stderr}"
     assert done.stdout.split("\t")[0] == report["event_id"], done.stdout
 
 
-def delivered_event_ids(unit: str, env: dict[str, str]) -> set[str]:
-    done = imx(["tail", unit, "--from-beginning", "--json", "--idle-timeout", "3"], env)
+def delivered_event_ids(unit: str, env_of: EnvOf) -> set[str]:
+    args = ["tail", unit, "--from-beginning", "--json", "--idle-timeout", "3"]
+    done = imx(args, env_of(unit_principal(unit)))
     assert done.returncode == 0, f"tail {unit}: {done.stderr}"
     deliveries = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     return {d["report"]["event_id"] for d in deliveries if d["kind"] == "report"}
 
 
-def wait_delivered(type_names: list[str], env: dict[str, str], log: Any) -> None:
+def wait_delivered(type_names: list[str], env_of: EnvOf, log: Any) -> None:
     """Until every example's event id is on the feed of each of its expected recipients."""
     missing = {(t, unit) for t in type_names for unit in expected_recipients(t)}
     deadline = time.monotonic() + DELIVERY_TIMEOUT_S
     while missing:
         for unit in sorted({unit for _, unit in missing}):
-            seen = delivered_event_ids(unit, env)
+            seen = delivered_event_ids(unit, env_of)
             missing -= {(t, u) for t, u in missing if u == unit and example(t)["event_id"] in seen}
         if missing and time.monotonic() > deadline:
             pytest.fail(f"not delivered within {DELIVERY_TIMEOUT_S}s: {sorted(missing)}\n{log()}")
@@ -128,15 +136,22 @@ def test_the_response_example_answers_the_request_example() -> None:
     assert response["reporting_unit"] in request["to_units"]
 
 
-def test_the_pipeline_accepts_every_example(pipeline_env: dict[str, str], tmp_path: Path) -> None:
+def test_the_pipeline_accepts_every_example(
+    pipeline_env: dict[str, str], principal_settings: Callable[[str], Settings], tmp_path: Path
+) -> None:
+    """Each example published as its reporting unit, read as each recipient, the DLQ as ops."""
+
+    def env_of(principal: str) -> dict[str, str]:
+        return principal_settings(principal).child_env()
+
     requests_first = [t for t in REPORT_TYPES if t != "RfiResponse"]
     with running_worker(pipeline_env, tmp_path) as worker:
         for type_name in requests_first:
-            publish(type_name, pipeline_env, tmp_path)
-        wait_delivered(requests_first, pipeline_env, worker.tail)
+            publish(type_name, env_of, tmp_path)
+        wait_delivered(requests_first, env_of, worker.tail)
         # An answer to a request the pipeline has not seen yet would be UNKNOWN_RFI.
-        publish("RfiResponse", pipeline_env, tmp_path)
-        wait_delivered(["RfiResponse"], pipeline_env, worker.tail)
-        dlq = imx(["dlq", "--from-beginning", "--json", "--idle-timeout", "3"], pipeline_env)
+        publish("RfiResponse", env_of, tmp_path)
+        wait_delivered(["RfiResponse"], env_of, worker.tail)
+        dlq = imx(["dlq", "--from-beginning", "--json", "--idle-timeout", "3"], env_of(OPS))
     assert dlq.returncode == 0, dlq.stderr
     assert dlq.stdout.strip() == "", f"rejected examples:\n{dlq.stdout}"

@@ -7,6 +7,7 @@ the broker is down.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -71,9 +72,12 @@ def _problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 def build_app(gateway: Gateway) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        warming = asyncio.create_task(gateway.warm_up())
         try:
             yield
         finally:
+            warming.cancel()
+            await asyncio.gather(warming, return_exceptions=True)
             await gateway.close()
 
     app = FastAPI(

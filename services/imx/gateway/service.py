@@ -6,6 +6,7 @@ The gateway holds no state of its own beyond these: several may run side by side
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -172,6 +173,13 @@ class Gateway:
 
     async def ready(self) -> bool:
         return await cluster_id(self.connection, timeout_s=3.0) is not None
+
+    async def warm_up(self) -> None:
+        """Start the publisher ahead of the first report, so that report does not wait for the
+        TLS and SCRAM handshakes and the schema check; a broker that is down is no error here
+        (the first report then starts it, or answers 503)."""
+        with contextlib.suppress(Exception):
+            await self._started_publisher()
 
     async def close(self) -> None:
         if self._publisher is not None:
