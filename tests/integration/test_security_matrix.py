@@ -21,18 +21,18 @@ from imx.registry import load_registry
 from imx.security.principals import AUDITOR, GATEWAY, OPS, WORKER, unit_principal
 from imx.settings import Settings
 from tests.support.authz import (
+    Writer,
     can_create,
     can_delete,
     can_join,
     can_read,
-    can_write,
     probe_value,
 )
 
 pytestmark = pytest.mark.integration
 
 #: Principals probed at once: enough to keep the broker busy, few enough for two cores.
-CONCURRENCY = 4
+CONCURRENCY = 6
 
 
 @dataclass(frozen=True)
@@ -131,10 +131,12 @@ def _service_probes(t: Topology, a: str, b: str) -> dict[str, list[Probe]]:
     }
 
 
-async def _run(connection: Connection, probe: Probe, written: dict[bytes, str]) -> bool:
+async def _run(
+    connection: Connection, writer: Writer, probe: Probe, written: dict[bytes, str]
+) -> bool:
     if probe.kind == "write":
         value = probe_value()
-        allowed = await can_write(connection, probe.target, value)
+        allowed = await writer.can_write(probe.target, value)
         written[value] = probe.target if allowed else ""
         return allowed
     if probe.kind == "read":
@@ -156,9 +158,13 @@ async def _probe_all(
     async def one(principal: str, probes: Iterable[Probe]) -> None:
         async with gate:
             connection = connect(principal)
-            for probe in probes:
-                if await _run(connection, probe, written) != probe.allowed:
-                    wrong.append(probe.describe(principal) + ", but the broker disagreed")
+            writer = Writer(connection)
+            try:
+                for probe in probes:
+                    if await _run(connection, writer, probe, written) != probe.allowed:
+                        wrong.append(probe.describe(principal) + ", but the broker disagreed")
+            finally:
+                await writer.close()
 
     await asyncio.gather(*(one(p, probes) for p, probes in cases.items()))
     return wrong, written

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import NewTopic
 from aiokafka.errors import (
     ClusterAuthorizationFailedError,
@@ -22,7 +22,7 @@ from imx.kafka.reading import TopicDeniedError, topic_partitions
 
 TIMEOUT_S = 30.0
 #: A read is allowed when the first fetch round passes without a refusal.
-READ_ROUND_MS = 1500
+READ_ROUND_MS = 700  # the broker answers an empty fetch after fetch.max.wait (500 ms)
 DENIED_TOPIC = (TopicAuthorizationFailedError,)
 #: A principal that may write no topic at all is refused the idempotent producer's id first.
 DENIED_WRITE = (TopicAuthorizationFailedError, ClusterAuthorizationFailedError)
@@ -35,15 +35,41 @@ def _denied_code(code: int) -> bool:
     return code in (29, 31)
 
 
-async def can_write(connection: Connection, topic: str, value: bytes) -> bool:
-    """Send one record (``acks=all``) to ``topic``."""
-    producer = connection.producer()
-    try:
-        async with started(producer, TIMEOUT_S):
-            await asyncio.wait_for(producer.send_and_wait(topic, value, key=b"probe"), TIMEOUT_S)
-    except DENIED_WRITE:
-        return False
-    return True
+class Writer:
+    """One idempotent producer (``acks=all``) for every write probe of one principal.
+
+    A principal that may write no topic at all is refused the producer's id at start: then
+    every write is denied.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._producer: AIOKafkaProducer | None = None
+        self._refused = False
+
+    async def can_write(self, topic: str, value: bytes) -> bool:
+        if self._refused:
+            return False
+        if self._producer is None:
+            producer = self._connection.producer()
+            try:
+                await asyncio.wait_for(producer.start(), TIMEOUT_S)
+            except DENIED_WRITE:
+                await asyncio.wait_for(producer.stop(), TIMEOUT_S)
+                self._refused = True
+                return False
+            self._producer = producer
+        try:
+            await asyncio.wait_for(
+                self._producer.send_and_wait(topic, value, key=b"probe"), TIMEOUT_S
+            )
+        except DENIED_TOPIC:
+            return False
+        return True
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await asyncio.wait_for(self._producer.stop(), TIMEOUT_S)
 
 
 async def can_read(connection: Connection, topic: str) -> bool:
