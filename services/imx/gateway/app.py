@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imx.gateway import reference
 from imx.gateway.feed import FeedGone, FeedReader
+from imx.gateway.intake import JSON, NDJSON, body_lines, media_kind, read_body
 from imx.gateway.metrics import UNMATCHED, GatewayMetrics
 from imx.gateway.models import (
     Accepted,
@@ -45,11 +46,8 @@ from imx.registry import load_registry
 from imx.schema.loader import load_schemas
 from imx.settings import Settings
 
-MAX_BODY_BYTES = 1024 * 1024
-MAX_LINES = 1000
 MAX_RECORDS = 1000
 RECORDS_WAIT_S = 5.0
-JSON, NDJSON = "application/json", "application/x-ndjson"
 #: The operations picture: plain HTML, CSS and JS, and the base map (imx.gateway.mapdata).
 STATIC = Path(__file__).parent / "static"
 #: Nothing from elsewhere, no inline script: the page works without the internet, and a
@@ -130,12 +128,7 @@ def _routes(app: FastAPI, gateway: Gateway) -> None:
     )
     async def post_reports(request: Request, token: Principal) -> Accepted:
         """Publish reports as the token's unit: all or nothing, 202 once the broker has them."""
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind not in (JSON, NDJSON):
-            detail = f"send {JSON} (one report) or {NDJSON} (one report per line), not {kind!r}"
-            raise Problem(415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type", detail)
-        body = await _body(request)
-        lines = _lines(body, kind)
+        lines = body_lines(await read_body(request), media_kind(request))
         placed = await gateway.publish(token.unit, lines)
         return Accepted.model_validate({"accepted": [p.__dict__ for p in placed]})
 
@@ -246,53 +239,6 @@ def _page(app: FastAPI) -> None:
         return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-
-
-async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        msg = f"the body is {int(declared)} bytes, over the limit of 1 MiB"
-        raise _too_large(msg)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            msg = "the body is over the limit of 1 MiB"
-            raise _too_large(msg)
-    return bytes(body)
-
-
-def _lines(body: bytes, kind: str) -> list[tuple[int, str]]:
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = body[: exc.start].count(b"\n") + 1
-        error = {"line": line, "field": "", "code": "MALFORMED_JSON", "message": "not UTF-8"}
-        raise Problem(
-            422, "INVALID_REPORTS", "Invalid reports", "the body is not UTF-8", errors=[error]
-        ) from exc
-    if kind == JSON:
-        lines = [(1, text)] if text.strip() else []
-    else:
-        # JSON lines end in "\n" only, as in `imx publish`: U+2028 may occur inside a string.
-        numbered = enumerate((line.rstrip("\r") for line in text.split("\n")), start=1)
-        lines = [(n, line) for n, line in numbered if line.strip()]
-        if len(lines) > MAX_LINES:
-            msg = f"{len(lines)} reports, over the limit of {MAX_LINES}"
-            raise _too_large(msg)
-    if not lines:
-        raise Problem(
-            422,
-            "INVALID_REPORTS",
-            "Invalid reports",
-            "the body holds no report",
-            errors=[{"line": 1, "field": "", "code": "MALFORMED_JSON", "message": "empty body"}],
-        )
-    return lines
-
-
-def _too_large(detail: str) -> Problem:
-    return Problem(413, "TOO_LARGE", "Request too large", f"{detail}; nothing was published")
 
 
 async def _events(reader: FeedReader, heartbeat_s: float) -> AsyncIterator[str]:

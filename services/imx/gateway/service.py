@@ -16,8 +16,9 @@ from aiokafka import TopicPartition
 
 from imx.gateway import cursor
 from imx.gateway.feed import FeedReader
+from imx.gateway.intake import checked_reports
 from imx.gateway.metrics import GatewayMetrics
-from imx.gateway.problems import Problem, errors_json
+from imx.gateway.problems import Problem
 from imx.gateway.ratelimit import Clock, RateLimiter, retry_after
 from imx.gateway.reference import metrics_urls
 from imx.gateway.tokens import TokenRecord, TokenStore
@@ -27,7 +28,6 @@ from imx.kafka.reading import cluster_id, topic_partitions
 from imx.kafka.schemastore import SchemaStore
 from imx.kafka.topology import Topology
 from imx.registry import Registry
-from imx.schema.checks import SPOOFED_UNIT, check_lines
 from imx.schema.loader import SchemaSet
 from imx.settings import Settings
 
@@ -110,30 +110,17 @@ class Gateway:
 
     async def publish(self, unit: str, lines: list[tuple[int, str]]) -> list[Placed]:
         """Check every line as ``imx publish`` does, then send all and wait for every ack."""
-        now = datetime.now(UTC)
-        result = check_lines(
-            lines, unit=unit, registry=self.registry, now=now, schemas=self.schemas
+        reports = checked_reports(
+            lines,
+            unit=unit,
+            registry=self.registry,
+            now=datetime.now(UTC),
+            schemas=self.schemas,
+            whose="the token's unit",
         )
-        if result.errors:
-            bad = len({e.line for e in result.errors})
-            if any(e.code == SPOOFED_UNIT for e in result.errors):
-                raise Problem(
-                    403,
-                    SPOOFED_UNIT,
-                    "A report names another unit",
-                    f"reporting_unit must be {unit}, the token's unit; nothing was published",
-                    errors=errors_json(result.errors),
-                )
-            raise Problem(
-                422,
-                "INVALID_REPORTS",
-                "Invalid reports",
-                f"{bad} invalid line{'s' if bad != 1 else ''}; nothing was published",
-                errors=errors_json(result.errors),
-            )
         publisher = await self._started_publisher()
         try:
-            sent = [await publisher.send_encoded(unit, r.value, r.key) for r in result.reports]
+            sent = [await publisher.send_encoded(unit, r.value, r.key) for r in reports]
             done, pending = await asyncio.wait(sent, timeout=self.ack_timeout_s)
         except Exception as exc:  # aiokafka's errors share no common base class
             msg = f"writing to {self.topology.ingress(unit)}"
@@ -145,7 +132,7 @@ class Gateway:
         self.metrics.reports_accepted(unit, len(sent))
         return [
             Placed(report.event_id, future.result().partition, future.result().offset)
-            for report, future in zip(result.reports, sent, strict=True)
+            for report, future in zip(reports, sent, strict=True)
         ]
 
     async def open_feed(
