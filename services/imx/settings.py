@@ -89,10 +89,29 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="How often workers commit processed offsets."
     )
 
+    outbox_backoff_base_s: float = Field(
+        default=0.5, gt=0, description="Outbox: first wait after a failed forwarding attempt."
+    )
+    outbox_backoff_cap_s: float = Field(
+        default=30.0, gt=0, description="Outbox: the longest wait between forwarding attempts."
+    )
+    outbox_token: SecretStr | None = Field(
+        default=None, description="Outbox: the unit's gateway token, for `--gateway URL`."
+    )
+    outbox_fault: Literal["", "before-send", "after-ack"] = Field(
+        default="",
+        description="Tests only: the outbox kills itself (SIGKILL) at this point of forwarding.",
+    )
+
     @property
     def kafka_home(self) -> Path:
         """Storage, configuration and logs of the local broker."""
         return self.home / "kafka"
+
+    @property
+    def outbox_dir(self) -> Path:
+        """The outboxes' databases, one folder per unit (``imx outbox serve``)."""
+        return self.home / "outbox"
 
     @property
     def secrets_dir(self) -> Path:

@@ -15,6 +15,7 @@ from imx.cli import (
     deploy_cmd,
     gateway_cmd,
     kafka_cmd,
+    outbox_cmd,
     publish_cmd,
     read_cmds,
     run_cmd,
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     security_cmd.register(commands)
     gateway_cmd.register(commands)
     deploy_cmd.register(commands)
+    outbox_cmd.register(commands)
     return parser
 
 
@@ -57,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # The worker and the gateway are services and log what their clients say; commands
     # report failures themselves.
-    configure_logging(args.log_level, client_errors=args.command in ("worker", "gateway"))
+    configure_logging(args.log_level, client_errors=args.command in ("worker", "gateway", "outbox"))
     try:
         settings = Settings()
         code: int = args.handler(args, settings)

@@ -11,16 +11,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from imx.kafka.connection import Connection
 from imx.kafka.schemastore import SchemaStore
 from imx.kafka.topology import Topology
+from imx.schema.checks import CheckedReport
 from imx.schema.codec import encode_report
 from imx.schema.loader import REPORT_TYPES, SchemaSet
 
 Sent = asyncio.Future[Any]  # resolves to aiokafka's RecordMetadata once the broker has the record
+Header = tuple[str, bytes]
+
+
+@dataclass(frozen=True)
+class Record:
+    """A report exactly as the publisher sends it: topic-independent key, value and headers.
+
+    The outbox stores these and sends them again byte for byte after a restart: the pipeline
+    then sees an exact duplicate (CONTRACT.md 5.2), never the same event id with new content.
+    """
+
+    key: bytes | None
+    value: bytes
+    headers: tuple[Header, ...] = ()
+
+    @classmethod
+    def of(cls, checked: CheckedReport) -> Record:
+        """The record of a report that passed ``imx.schema.checks``."""
+        return cls(checked.key, checked.value)
 
 
 class ReportPublisher:
@@ -87,6 +108,19 @@ class ReportPublisher:
         """Start sending bytes as they are to ``ingress.<unit>``; await the result to know."""
         future: Sent = await asyncio.wait_for(
             self._producer.send(self._topology.ingress(unit), value, key=key), self._timeout_s
+        )
+        return future
+
+    async def send_record(self, unit: str, record: Record) -> Sent:
+        """Start sending ``record`` exactly as it is to ``ingress.<unit>``."""
+        future: Sent = await asyncio.wait_for(
+            self._producer.send(
+                self._topology.ingress(unit),
+                record.value,
+                key=record.key,
+                headers=list(record.headers) or None,
+            ),
+            self._timeout_s,
         )
         return future
 
