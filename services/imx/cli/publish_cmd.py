@@ -49,6 +49,14 @@ def register(commands: Any) -> None:
         action="store_true",
         help="skip local checks and send lines as they are (the pipeline still validates)",
     )
+    cmd.add_argument(
+        "--outbox",
+        action="store_true",
+        help="hand the reports to the unit's running outbox (imx outbox serve) instead",
+    )
+    cmd.add_argument(
+        "--outbox-url", metavar="URL", help="the outbox's URL (default: the one serving --unit)"
+    )
     cmd.set_defaults(handler=_publish)
 
 
@@ -73,6 +81,8 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     schemas = load_schemas(settings.schemas_dir)
     now = datetime.now(UTC)
+    if args.outbox or args.outbox_url:
+        return _to_outbox(args, settings, lines, registry=registry, now=now, schemas=schemas)
     if args.no_check:
         outgoing = [_unchecked(number, text, now, schemas) for number, text in lines]
     else:
@@ -98,6 +108,54 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
     except Exception as exc:  # aiokafka's errors share no common base class
         doing = f"publishing to {topology.ingress(args.unit)}"
         raise kafka_failure(doing, connection, exc) from exc
+    return EXIT_OK
+
+
+def _to_outbox(
+    args: argparse.Namespace,
+    settings: Settings,
+    lines: list[tuple[int, str]],
+    *,
+    registry: Registry,
+    now: datetime,
+    schemas: SchemaSet,
+) -> int:
+    """Check every line here (line numbers as without --outbox), then hand them over."""
+    from imx.cli.outbox_cmd import default_db  # noqa: PLC0415 - only --outbox needs these
+    from imx.outbox.client import Line, OutboxRefused, hand_over  # noqa: PLC0415
+    from imx.outbox.store import holder  # noqa: PLC0415
+
+    if args.no_check:
+        msg = "--no-check does not go with --outbox: the outbox checks every report"
+        raise CliError(msg, EXIT_USAGE)
+    checked, errors = _checked(lines, args.unit, registry, now, schemas)
+    if errors:
+        for _number, error in errors:
+            print(error, file=sys.stderr)
+        bad = len({number for number, _ in errors})
+        msg = f"{bad} invalid line{'s' if bad != 1 else ''}; nothing was handed to the outbox"
+        raise CliError(msg, EXIT_USAGE)
+    url = args.outbox_url
+    if url is None:
+        db = default_db(settings, args.unit)
+        serving = holder(db)
+        if not serving or not serving.get("url"):
+            msg = (
+                f"no outbox serves unit {args.unit} from {db}: start "
+                f"'imx outbox serve --unit {args.unit}', or give --outbox-url"
+            )
+            raise CliError(msg)
+        url = str(serving["url"])
+    types = {o.event_id: o.type_name for o in checked}
+    try:
+        taken = hand_over(url, [Line(n, t) for n, t in lines], settings.request_timeout_s)
+    except OutboxRefused as exc:
+        for event_id, seq in exc.taken:
+            print(f"{event_id}\t{types.get(event_id) or '-'}\toutbox#{seq}", flush=True)
+        msg = f"{exc} ({len(exc.taken)} of {len(lines)} reports taken)"
+        raise CliError(msg) from exc
+    for event_id, seq in taken:
+        print(f"{event_id}\t{types.get(event_id) or '-'}\toutbox#{seq}", flush=True)
     return EXIT_OK
 
 

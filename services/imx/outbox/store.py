@@ -272,7 +272,7 @@ class Store:
 
 def _connect(db: Path, max_bytes: int | None) -> sqlite3.Connection:
     try:
-        connection = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+        connection = sqlite3.connect(db, isolation_level=None)
         connection.execute("PRAGMA busy_timeout = 5000")
         mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
