@@ -32,7 +32,7 @@ class OutboxProcess:
     process: subprocess.Popen[bytes]
     unit: str
     port: int
-    db: Path
+    db: Path | None
     log: Path
 
     @property
@@ -95,7 +95,7 @@ class OutboxProcess:
 def start_outbox(
     env: dict[str, str],
     unit: str,
-    db: Path,
+    db: Path | None,
     logdir: Path,
     *extra: str,
     port: int | None = None,
@@ -104,7 +104,8 @@ def start_outbox(
     port = port or free_port()
     log = logdir / f"outbox-{unit}-{port}.log"
     child = {**env, "IMX_OUTBOX_FAULT": fault}
-    args = ["outbox", "serve", "--unit", unit, "--db", str(db), "--port", str(port), *extra]
+    where = ["--db", str(db)] if db is not None else []
+    args = ["outbox", "serve", "--unit", unit, *where, "--port", str(port), *extra]
     return OutboxProcess(_spawn(args, child, log), unit, port, db, log)
 
 
@@ -167,7 +168,10 @@ def read_ingress(
             partitions = await topic_partitions(connection, topic)
             consumer.assign(partitions)
             ends = await consumer.end_offsets(partitions)
-            await consumer.seek_to_beginning(*partitions)
+            # Explicit positions: seek_to_beginning is lazy, and a position() asked before the
+            # reset completed answered the reader's default reset, the end.
+            for partition, start in (await consumer.beginning_offsets(partitions)).items():
+                consumer.seek(partition, start)
             out: list[tuple[int, int, str]] = []
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
