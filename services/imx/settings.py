@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     outbox_backoff_cap_s: float = Field(
         default=30.0, gt=0, description="Outbox: the longest wait between forwarding attempts."
     )
+    outbox_batch: int = Field(
+        default=500, ge=1, description="Outbox: reports sent per round trip to the broker."
+    )
     outbox_token: SecretStr | None = Field(
         default=None, description="Outbox: the unit's gateway token, for `--gateway URL`."
     )

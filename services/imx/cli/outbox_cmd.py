@@ -151,6 +151,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             Backoff(settings.outbox_backoff_base_s, settings.outbox_backoff_cap_s),
             metrics,
             fault=settings.outbox_fault,
+            batch=settings.outbox_batch,
         )
         app = build_app(
             store,

@@ -265,7 +265,11 @@ def _alive(pid: int | None) -> bool:
 
 
 def _listener_config(
-    home: BrokerHome, port: int, controller_port: int, security: Security
+    home: BrokerHome,
+    port: int,
+    controller_port: int,
+    security: Security,
+    advertised_port: int | None = None,
 ) -> list[str]:
     """The listeners: plaintext as before, or secured (CONTRACT.md section 10).
 
@@ -280,7 +284,7 @@ def _listener_config(
     if security.secrets is None:
         return [
             f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{advertised_port or port}",
             "controller.listener.names=CONTROLLER",
             "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "inter.broker.listener.name=PLAINTEXT",
@@ -316,9 +320,15 @@ def _listener_config(
     ]
 
 
-def _write_config(home: BrokerHome, port: int, controller_port: int, security: Security) -> None:
+def _write_config(
+    home: BrokerHome,
+    port: int,
+    controller_port: int,
+    security: Security,
+    advertised_port: int | None = None,
+) -> None:
     home.logs.mkdir(parents=True, exist_ok=True)
-    listeners = _listener_config(home, port, controller_port, security)
+    listeners = _listener_config(home, port, controller_port, security, advertised_port)
     # Secured, the file holds admin's password (for the inter-broker listener): owner only.
     home.properties.unlink(missing_ok=True)
     fd = os.open(home.properties, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -460,11 +470,14 @@ def up(
     ready_timeout_s: float = READY_TIMEOUT_S,
     *,
     secrets: Path | None = None,
+    advertised_port: int | None = None,
 ) -> str:
     """Start the broker in the background unless it already serves; return its bootstrap address.
 
     With ``secrets`` (a folder ``imx security init`` made) the broker is secured (CONTRACT.md
-    section 10); without, its client listener is plaintext.
+    section 10); without, its client listener is plaintext. ``advertised_port`` (plaintext
+    only) is the port clients are told to connect to: a relay in front of the broker, for the
+    tests that cut a client's link without stopping the broker.
     """
     home = BrokerHome(root)
     security = Security(secrets)
@@ -494,7 +507,7 @@ def up(
     jars = resolve_jars(jar_cache, progress)
     controller_port = free_port()
     try:
-        _write_config(home, port, controller_port, security)
+        _write_config(home, port, controller_port, security, advertised_port)
         _format_storage(java, home, jars, security)
     except SecretsError as exc:
         raise LocalKafkaError(str(exc)) from exc

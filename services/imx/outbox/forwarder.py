@@ -39,6 +39,7 @@ class Forwarder:
         metrics: OutboxMetrics,
         *,
         fault: str = "",
+        batch: int = BATCH,
         clock: Callable[[], float] = time.time,
         draw: Callable[[], float] = random.random,
     ) -> None:
@@ -47,6 +48,7 @@ class Forwarder:
         self._backoff = backoff
         self._metrics = metrics
         self._fault = fault
+        self._batch = batch
         self._clock = clock
         self._draw = draw
         self._sender: Sender | None = None
@@ -62,7 +64,7 @@ class Forwarder:
             while not stopping.is_set():
                 self._prune()
                 self.observe()
-                batch = self._store.pending(BATCH)
+                batch = self._store.pending(self._batch)
                 if not batch:
                     await _wait(self.wake, stopping, IDLE_POLL_S)
                     self.wake.clear()
