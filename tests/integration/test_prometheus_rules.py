@@ -26,6 +26,8 @@ ALERTS = {
     "ImxWorkerDown",
     "ImxReportDeliveredLate",
     "ImxGateway5xxRateHigh",
+    "ImxOutboxReportWaiting",
+    "ImxOutboxDown",
 }
 # A test case: `exp_alerts: []` stays quiet, `exp_alerts:` followed by a list item fires.
 CASE = re.compile(r"alertname:[ \t]*(\w+)[ \t]*\n[ \t]*exp_alerts:[ \t]*(\[\]|\n[ \t]*-)")
@@ -85,6 +87,8 @@ def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
         ("ImxGateway5xxRateHigh", "> 0.05\n", "> 0.2\n", "gateway.rules.yml"),
         ("ImxGateway5xxRateHigh", "[5m]", "[1h]", "gateway.rules.yml"),
         ("ImxGateway5xxRateHigh", "for: 10m", "for: 0m", "gateway.rules.yml"),
+        ("ImxOutboxReportWaiting", "> 900\n", "> 1800\n", "outbox.rules.yml"),
+        ("ImxOutboxDown", "== 0\n        for: 5m", "== 0\n        for: 1m", "outbox.rules.yml"),
     ],
 )
 def test_a_changed_rule_fails_its_tests(
