@@ -1,4 +1,6 @@
-"""``imx bench [--reports N] [--rate R] [--duration S] [--seed N] [--logic-only | --gateway]``.
+"""``imx bench [--reports N] [--rate R] [--duration S] [--seed N] [--insecure]
+[--logic-only | --gateway]``, and ``imx bench outbox [--reports N] [--pending N] [--outage S]``
+(``imx.bench.outbox``).
 
 Throughput and latency of the pipeline against a raw Kafka passthrough; with ``--logic-only``,
 the CPU time of the core's own logic in-process instead (no broker, no worker); with
@@ -83,6 +85,24 @@ def register(commands: Any) -> None:
         help=f"with --logic-only: rounds, the best is kept (default {DEFAULT_ROUNDS})",
     )
     cmd.set_defaults(handler=_bench)
+    sub = cmd.add_subparsers(dest="bench_command", required=False, metavar="SUBJECT")
+    outbox = sub.add_parser(
+        "outbox", help="reports/s through a station's outbox, and a backlog's drain after an outage"
+    )
+    outbox.add_argument(
+        "--reports", type=count, default=2000, help="reports per throughput run (default 2000)"
+    )
+    outbox.add_argument(
+        "--pending",
+        type=count,
+        default=10_000,
+        help="reports taken while the link is cut (default 10000)",
+    )
+    outbox.add_argument(
+        "--outage", type=positive, default=300.0, help="seconds the link stays cut (default 300)"
+    )
+    outbox.add_argument("--seed", type=int, help="simulator seed (default: a new one each run)")
+    outbox.set_defaults(handler=_bench_outbox)
 
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
@@ -120,6 +140,18 @@ def _gateway(args: argparse.Namespace, settings: Settings, seed: int) -> int:
     with job_failures("imx bench --gateway"), interrupt_on_signals():
         result = run(settings, plan, progress)
     Console(width=100).print(result.table())
+    print(result.json_line(), flush=True)
+    return EXIT_OK
+
+
+def _bench_outbox(args: argparse.Namespace, settings: Settings) -> int:
+    from imx.bench.outbox import OutboxPlan, run_outbox  # noqa: PLC0415
+
+    seed = secrets.randbits(32) if args.seed is None else args.seed
+    plan = OutboxPlan(reports=args.reports, pending=args.pending, outage_s=args.outage, seed=seed)
+    with job_failures("imx bench outbox"), interrupt_on_signals():
+        result = run_outbox(settings, plan, progress)
+    print("\n".join(result.lines()), flush=True)
     print(result.json_line(), flush=True)
     return EXIT_OK
 
