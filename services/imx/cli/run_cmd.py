@@ -30,6 +30,11 @@ def register(commands: Any) -> None:
         action="store_true",
         help="start the local broker plaintext, without users or ACLs (default: SASL_SSL)",
     )
+    cmd.add_argument(
+        "--outbox",
+        action="store_true",
+        help="the simulated stations hand their reports to outboxes (imx outbox serve)",
+    )
     cmd.set_defaults(handler=_run)
 
 
@@ -37,7 +42,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     # Output may go away mid-run (Ctrl-C also ends `| tee`); the stop must complete regardless.
     console = Console(file=SafeStream(sys.stdout))  # type: ignore[arg-type]
     with job_failures("imx run"), interrupt_on_signals():
-        final = job.run(settings, args.duration, console, progress, insecure=args.insecure)
+        final = job.run(
+            settings,
+            args.duration,
+            console,
+            progress,
+            insecure=args.insecure,
+            outbox=args.outbox,
+        )
         summary = render(final, title="imx run: summary", window="whole run")
         console.print(summary, width=None if console.is_terminal else SUMMARY_WIDTH)
     return EXIT_OK

@@ -33,6 +33,7 @@ from imx.kafka.publisher import ReportPublisher
 from imx.kafka.topology import Topology
 from imx.processes import Progress
 from imx.registry import load_registry
+from imx.run import outboxes
 from imx.run.figures import Figures, gateway_flow, summarise
 from imx.run.view import progress_line, render
 from imx.schema.loader import SchemaSet, load_schemas
@@ -68,6 +69,7 @@ class Watch:
     local_units: Mapping[str, str]  # LOCAL unit → its territorial directorate
     duration_s: float | None
     console: Console
+    outboxes: outboxes.Outboxes | None = None
 
 
 def run(
@@ -77,6 +79,7 @@ def run(
     progress: processes.Progress,
     *,
     insecure: bool = False,
+    outbox: bool = False,
 ) -> Figures:
     """Bring everything up, run until stopped, stop everything; return the final figures.
 
@@ -110,6 +113,11 @@ def run(
         progress(f"worker pid {worker.process.pid} starting, log {worker.log}")
         worker.wait_ready(READY_TIMEOUT_S, ASSIGNED_WITHIN_S, progress)
         gateway = _start_gateway(identities, teardown, progress, worker.metrics_url)
+        stations = (
+            outboxes.start(identities, [u.id for u in registry.local_units()], teardown, progress)
+            if outbox
+            else None
+        )
         seed = secrets.randbits(32)
         progress(
             f"worker serves {worker.metrics_url}; simulating at {RATE:g} reports/s (seed {seed})"
@@ -122,6 +130,7 @@ def run(
             local_units={u.id: u.territorial or "" for u in registry.local_units()},
             duration_s=duration_s,
             console=console,
+            outboxes=stations,
         )
         return asyncio.run(_watch(worker, gateway, watch))
     finally:
@@ -212,7 +221,9 @@ async def _watch(worker: processes.Worker, gateway: processes.Gateway, watch: Wa
     stop = asyncio.Event()
     simulator = asyncio.create_task(
         publish_stream(
-            ReportPublisher(watch.connection, watch.topology, watch.schemas),
+            outboxes.OutboxPublisher(watch.outboxes, watch.schemas)
+            if watch.outboxes
+            else ReportPublisher(watch.connection, watch.topology, watch.schemas),
             watch.reports,
             pace=Pace(RATE),
             stop=stop,
@@ -243,7 +254,7 @@ async def _watch(worker: processes.Worker, gateway: processes.Gateway, watch: Wa
         )
 
     title = "imx run (Ctrl-C stops)"
-    context = (
+    context: tuple[tuple[str, str], ...] = (
         ("broker", watch.connection.bootstrap),
         ("worker metrics", worker.metrics_url),
         ("gateway", gateway.url),
@@ -276,12 +287,21 @@ async def _watch(worker: processes.Worker, gateway: processes.Gateway, watch: Wa
                 ):
                     gateway_history.popleft()
                 now = figures(history[0], loop.time() - started, gateway_history[0])
+                rows: tuple[tuple[str, str], ...] = context
+                if watch.outboxes is not None:
+                    rows = (
+                        *context,
+                        outboxes.pending_row(await asyncio.to_thread(watch.outboxes.pending)),
+                    )
                 if live is not None:
-                    live.update(render(now, title=title, window=window, context=context))
+                    live.update(render(now, title=title, window=window, context=rows))
                     live.refresh()
                 elif loop.time() - last_line >= PLAIN_EVERY_S:
                     last_line = loop.time()
-                    print(progress_line(now), file=watch.console.file, flush=True)
+                    line = progress_line(now)
+                    if watch.outboxes is not None:
+                        line += f"  {rows[-1][0]} {rows[-1][1]}"
+                    print(line, file=watch.console.file, flush=True)
                 if watch.duration_s is not None and loop.time() - started >= watch.duration_s:
                     stop.set()
     finally:

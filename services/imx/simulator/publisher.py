@@ -14,9 +14,28 @@ import functools
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from types import TracebackType
+from typing import Any, Protocol
 
 from imx.kafka.publisher import ReportPublisher
+
+
+class StreamPublisher(Protocol):
+    """What ``publish_stream`` sends through: the one publisher, or ``imx run --outbox``'s."""
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    async def send(self, report: dict[str, Any]) -> asyncio.Future[Any]: ...
+
+    async def flush(self) -> None: ...
+
 
 #: Reports sent but not yet acknowledged before the loop waits for the oldest one.
 MAX_IN_FLIGHT = 500
@@ -46,7 +65,7 @@ class Pace:
 
 
 async def publish_stream(
-    publisher: ReportPublisher,
+    publisher: ReportPublisher | StreamPublisher,
     reports: Iterator[dict[str, Any]],
     *,
     pace: Pace,
