@@ -157,11 +157,17 @@ def read_ingress(
     connection: Any, topic: str, timeout_s: float = 30.0
 ) -> list[tuple[int, int, str]]:
     """``(partition, offset, event_id)`` of every record on ``topic`` now."""
+    records = read_records(connection, topic, timeout_s)
+    return [(r.partition, r.offset, r.key.decode()) for r in records]
+
+
+def read_records(connection: Any, topic: str, timeout_s: float = 30.0) -> list[Any]:
+    """Every record on ``topic`` now (aiokafka's ConsumerRecord)."""
     import asyncio  # noqa: PLC0415
 
     from imx.kafka.reading import topic_partitions  # noqa: PLC0415
 
-    async def read() -> list[tuple[int, int, str]]:
+    async def read() -> list[Any]:
         consumer = connection.reader()
         await consumer.start()
         try:
@@ -172,14 +178,14 @@ def read_ingress(
             # reset completed answered the reader's default reset, the end.
             for partition, start in (await consumer.beginning_offsets(partitions)).items():
                 consumer.seek(partition, start)
-            out: list[tuple[int, int, str]] = []
+            out: list[Any] = []
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
                 positions = [await consumer.position(p) for p in partitions]
                 if all(at >= ends[p] for at, p in zip(positions, partitions, strict=True)):
                     return out
                 for records in (await consumer.getmany(timeout_ms=300)).values():
-                    out.extend((r.partition, r.offset, r.key.decode()) for r in records)
+                    out.extend(records)
             msg = f"{topic} not read to its end within {timeout_s:.0f} s"
             raise AssertionError(msg)
         finally:
