@@ -8,6 +8,7 @@ the database does not say so yet: they go again). Then kills at random moments o
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -27,6 +28,7 @@ from tests.support.outbox import (
     start_outbox,
 )
 from tests.support.outputs import collect
+from tests.support.proc import run_imx
 from tests.support.reports import crossing
 from tests.support.workers import running_worker
 
@@ -58,6 +60,10 @@ def test_kills_between_commit_and_send_and_between_ack_and_sent_are_invisible(
         taken += [r["event_id"] for r in batch]
         assert first.wait_exit() == SIGKILL_EXIT
         assert read_ingress(Connection.from_settings(settings), topology.ingress(UNIT)) == []
+        status = run_imx(["outbox", "status", "--unit", UNIT, "--db", str(db), "--json"], env)
+        assert status.returncode == 0, status.stderr
+        assert json.loads(status.stdout)["pending"] == len(batch)
+        assert json.loads(status.stdout)["serving"] is None  # the kill released the lock
 
         # 2. Sent and acknowledged, killed before "sent" is recorded: everything goes again.
         second = start_outbox(env, UNIT, db, tmp_path, fault="after-ack")
