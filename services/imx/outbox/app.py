@@ -24,6 +24,7 @@ from imx.outbox.figures import status_json
 from imx.outbox.forwarder import Forwarder
 from imx.outbox.intake import entries
 from imx.outbox.metrics import OutboxMetrics
+from imx.outbox.resend import with_stored_reported_at
 from imx.outbox.store import Store, StoreUnwritable
 from imx.registry import Registry
 from imx.schema.loader import SchemaSet
@@ -57,6 +58,7 @@ def build_app(
     async def post_reports(request: Request) -> Taken:
         """Check every report as ``imx publish`` does, commit all or none, answer 202."""
         lines = body_lines(await read_body(request), media_kind(request))
+        lines = with_stored_reported_at(lines, store.reported_at)
         checked = checked_reports(
             lines,
             unit=store.unit,

@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS reports (
 );
 CREATE INDEX IF NOT EXISTS reports_pending ON reports (seq) WHERE sent_at IS NULL;
 CREATE INDEX IF NOT EXISTS reports_sent ON reports (sent_at) WHERE sent_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS reports_event ON reports (event_id);
 CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -231,6 +232,19 @@ class Store:
                 assert cursor.lastrowid is not None  # noqa: S101 - an INSERT sets it
                 taken.append(Taken(cursor.lastrowid, e.event_id))
             return taken
+
+    def reported_at(self, event_ids: Sequence[str]) -> dict[str, str]:
+        """Event id → the ``reported_at`` (JSON form) its first row was taken with."""
+        out: dict[str, str] = {}
+        for event_id in event_ids:
+            row = self._db.execute(
+                "SELECT json FROM reports WHERE event_id = ? ORDER BY seq LIMIT 1", (event_id,)
+            ).fetchone()
+            if row is not None:
+                stamp = json.loads(row[0]).get("reported_at")
+                if isinstance(stamp, str):
+                    out[event_id] = stamp
+        return out
 
     def pending(self, limit: int) -> list[Pending]:
         """The oldest ``limit`` reports not yet acknowledged, in the order taken."""

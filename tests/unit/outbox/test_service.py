@@ -231,3 +231,18 @@ def test_metrics_show_pending_oldest_age_and_forwarded(tmp_path: Path) -> None:
             assert (await outbox.client.get("/v1/status")).json()["pending"] == 2
 
     asyncio.run(scenario())
+
+
+def test_a_report_handed_over_again_is_stored_as_an_exact_copy(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running(tmp_path, FakeSender()) as outbox:
+            report = crisis()  # no reported_at: the outbox fills it in
+            assert (await outbox.post(report)).status_code == 202
+            await asyncio.sleep(0.05)  # a later moment: a second fill-in would differ
+            assert (await outbox.post(report)).status_code == 202
+            await outbox.wait_sent(2)
+            first, second = outbox.sender.log
+            assert first.event_id == second.event_id == report["event_id"]
+            assert first.value == second.value  # the pipeline drops it as an exact duplicate
+
+    asyncio.run(scenario())
