@@ -52,6 +52,10 @@ UNWRITABLE = frozenset(
 )
 
 
+#: SQLite's own default ``max_page_count``.
+UNCAPPED_PAGES = 4294967294
+
+
 class OutboxLocked(RuntimeError):  # noqa: N818 - the state the database is in
     """Another outbox holds the database; the message names its process."""
 
@@ -130,13 +134,17 @@ class Store:
         self.unit = unit
         self._db = connection
         self._lock_fd = lock_fd
+        self._max_pages: int | None = None
 
     @classmethod
     def open(cls, db: Path, unit: str, *, max_bytes: int | None = None) -> Store:
         """Lock and open (or create) the outbox database of ``unit`` at ``db``.
 
-        ``max_bytes`` caps the database file (SQLite's ``max_page_count``): past it a take is
-        refused as if the disk were full, which leaves room on a shared disk for the rest.
+        ``max_bytes`` caps the database file for new reports (SQLite's ``max_page_count``, set
+        for the take's transaction only): past it a take is refused as a full disk would refuse
+        it, while recording acknowledgements, errors and pruning may still grow the file a
+        little. On a disk that really is full those fail too, and acknowledged reports are sent
+        again until space is freed: the cap keeps the room for them.
         """
         try:
             db.parent.mkdir(parents=True, exist_ok=True)
@@ -156,8 +164,11 @@ class Store:
             )
             raise OutboxLocked(msg) from exc
         try:
-            connection = _connect(db, max_bytes)
+            connection = _connect(db)
             store = cls(db, unit, connection, lock_fd)
+            if max_bytes is not None:
+                page = int(connection.execute("PRAGMA page_size").fetchone()[0])
+                store._max_pages = max(1, max_bytes // page)
             store._claim_unit()
         except BaseException:
             with contextlib.suppress(OSError):
@@ -201,6 +212,17 @@ class Store:
                 raise StoreUnwritable(msg) from exc
             raise
 
+    @contextlib.contextmanager
+    def _capped(self) -> Iterator[None]:
+        if self._max_pages is None:
+            yield
+            return
+        self._db.execute(f"PRAGMA max_page_count = {self._max_pages}")
+        try:
+            yield
+        finally:
+            self._db.execute(f"PRAGMA max_page_count = {UNCAPPED_PAGES}")
+
     def _claim_unit(self) -> None:
         with self._transaction("its set-up") as db:
             row = db.execute("SELECT value FROM state WHERE name = 'unit'").fetchone()
@@ -212,7 +234,7 @@ class Store:
 
     def take(self, entries: Sequence[Entry], now: float) -> list[Taken]:
         """Commit every entry in one transaction, or none (StoreUnwritable)."""
-        with self._transaction("new reports") as db:
+        with self._capped(), self._transaction("new reports") as db:
             taken = []
             for e in entries:
                 cursor = db.execute(
@@ -284,7 +306,7 @@ class Store:
         return _figures(self._db, self.unit)
 
 
-def _connect(db: Path, max_bytes: int | None) -> sqlite3.Connection:
+def _connect(db: Path) -> sqlite3.Connection:
     try:
         connection = sqlite3.connect(db, isolation_level=None)
         connection.execute("PRAGMA busy_timeout = 5000")
@@ -294,9 +316,6 @@ def _connect(db: Path, max_bytes: int | None) -> sqlite3.Connection:
             raise StoreError(msg)
         connection.execute("PRAGMA synchronous = FULL")
         connection.executescript(SCHEMA)
-        if max_bytes is not None:
-            page = int(connection.execute("PRAGMA page_size").fetchone()[0])
-            connection.execute(f"PRAGMA max_page_count = {max(1, max_bytes // page)}")
     except sqlite3.Error as exc:
         msg = f"cannot open the outbox database {db}: {exc}"
         raise StoreError(msg) from exc
