@@ -35,9 +35,13 @@ pytestmark = pytest.mark.e2e
 
 
 def test_a_station_hands_reports_to_its_outbox_and_refusals_are_immediate(
-    settings: Settings, topology: Topology, pipeline_env: dict[str, str], tmp_path: Path
+    settings: Settings,
+    topology: Topology,
+    cli_env: dict[str, str],
+    pipeline_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
-    env = pipeline_env
+    env = cli_env  # the outboxes and commands; the worker runs with pipeline_env
     presevo = [crossing("bps-presevo", persons=1 + 10 * k) for k in range(5)]
     rujan = [crossing("bps-rujan", lat=42.33, lon=21.56, persons=3 + 10 * k) for k in range(5)]
     unknown_rfi = {
@@ -50,7 +54,7 @@ def test_a_station_hands_reports_to_its_outbox_and_refusals_are_immediate(
         unknown_rfi.pop(member)
     for member in ("nationalities", "transport"):
         unknown_rfi.pop(member)
-    with outboxes() as started, running_worker(env, tmp_path):
+    with outboxes() as started, running_worker(pipeline_env, tmp_path):
         for unit in ("bps-presevo", "bps-rujan"):
             started.append(start_outbox(env, unit, None, tmp_path))
         for outbox in started:

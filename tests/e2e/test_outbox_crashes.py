@@ -45,9 +45,15 @@ def _reports(n: int) -> list[dict[str, Any]]:
 
 
 def test_kills_between_commit_and_send_and_between_ack_and_sent_are_invisible(
-    settings: Settings, topology: Topology, pipeline_env: dict[str, str], tmp_path: Path
+    settings: Settings,
+    topology: Topology,
+    cli_env: dict[str, str],
+    pipeline_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
-    env = {**pipeline_env, "IMX_OUTBOX_BACKOFF_CAP_S": "1"}
+    # The outbox with the command line's settings, the worker with its own (their principals
+    # differ on a secured broker).
+    env = {**cli_env, "IMX_OUTBOX_BACKOFF_CAP_S": "1"}
     db = tmp_path / "outbox.db"
     taken: list[str] = []
     with outboxes() as started:
