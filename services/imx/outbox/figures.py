@@ -19,7 +19,7 @@ class Figures:
 
     unit: str
     pending: int
-    oldest_pending_reported_at: float | None
+    oldest_pending_occurred_at: float | None
     sent_kept: int
     forwarded_total: int
     last_success_at: float | None
@@ -27,15 +27,15 @@ class Figures:
     last_error: str | None
 
     def oldest_pending_age_s(self, now: float) -> float:
-        """Seconds since the oldest pending report was reported; 0 with nothing pending.
+        """Seconds since the event of the oldest pending report; 0 with nothing pending.
 
-        The clock starts at the report's ``reported_at`` (when the station saw and entered the
-        event, EUROSUR's first-report clock), not when the outbox took it: a report typed in
-        during an outage and taken by a restarted outbox is just as late.
+        The clock starts at ``occurred_at``, when the station saw the event (EUROSUR's
+        first-report clock, as ``imx_event_age_at_delivery_seconds``), not when the outbox took
+        the report: every minute it waits here is a minute its recipients do not know.
         """
-        if self.oldest_pending_reported_at is None:
+        if self.oldest_pending_occurred_at is None:
             return 0.0
-        return max(0.0, now - self.oldest_pending_reported_at)
+        return max(0.0, now - self.oldest_pending_occurred_at)
 
 
 def prune_before(now: float) -> float:
@@ -69,7 +69,7 @@ def status_lines(figures: Figures, now: float, *, serving: str | None) -> list[s
     """``imx outbox status`` as lines of text."""
     oldest = (
         age(figures.oldest_pending_age_s(now))
-        if figures.oldest_pending_reported_at is not None
+        if figures.oldest_pending_occurred_at is not None
         else "-"
     )
     error = (

@@ -38,7 +38,7 @@ def entries(reports: list[CheckedReport], schemas: SchemaSet) -> list[Entry]:
                 value=record.value,
                 headers=record.headers,
                 json_text=json.dumps(to_json(report, schemas), ensure_ascii=False),
-                reported_at=report["reported_at"].timestamp(),
+                occurred_at=report["occurred_at"].timestamp(),
             )
         )
     return out

@@ -19,7 +19,7 @@ class OutboxMetrics:
         )
         self._oldest = Gauge(
             "imx_outbox_oldest_pending_age_seconds",
-            "Seconds since the oldest pending report was reported (0: nothing pending).",
+            "Seconds since the event of the oldest pending report occurred (0: nothing pending).",
             ["unit"],
             registry=self.registry,
         )

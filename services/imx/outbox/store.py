@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS reports (
     value BLOB NOT NULL,
     headers TEXT NOT NULL,
     json TEXT NOT NULL,
-    reported_at REAL NOT NULL,
+    occurred_at REAL NOT NULL,
     taken_at REAL NOT NULL,
     sent_at REAL,
     partition INTEGER,
@@ -81,7 +81,7 @@ class Entry:
     value: bytes
     headers: tuple[Header, ...]
     json_text: str
-    reported_at: float
+    occurred_at: float
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,7 @@ class Store:
             for e in entries:
                 cursor = db.execute(
                     "INSERT INTO reports (event_id, type, key, value, headers, json,"
-                    " reported_at, taken_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " occurred_at, taken_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         e.event_id,
                         e.type_name,
@@ -247,7 +247,7 @@ class Store:
                         e.value,
                         _headers_text(e.headers),
                         e.json_text,
-                        e.reported_at,
+                        e.occurred_at,
                         now,
                     ),
                 )
@@ -339,13 +339,13 @@ def _figures(db: sqlite3.Connection, unit: str) -> Figures:
     db.execute("BEGIN")
     try:
         pending, oldest = db.execute(
-            "SELECT count(*), min(reported_at) FROM reports WHERE sent_at IS NULL"
+            "SELECT count(*), min(occurred_at) FROM reports WHERE sent_at IS NULL"
         ).fetchone()
         (sent,) = db.execute("SELECT count(*) FROM reports WHERE sent_at IS NOT NULL").fetchone()
         return Figures(
             unit=unit,
             pending=int(pending),
-            oldest_pending_reported_at=None if oldest is None else float(oldest),
+            oldest_pending_occurred_at=None if oldest is None else float(oldest),
             sent_kept=int(sent),
             forwarded_total=int(_get(db, "forwarded_total") or 0),
             last_success_at=_float(_get(db, "last_success_at")),

@@ -1,4 +1,4 @@
-"""What ``imx outbox status`` says: ages from ``reported_at``, text and JSON of the figures."""
+"""What ``imx outbox status`` says: ages from ``occurred_at``, text and JSON of the figures."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def figures(**changes: object) -> Figures:
     base: dict[str, object] = {
         "unit": "bps-presevo",
         "pending": 3,
-        "oldest_pending_reported_at": NOW - 1000,
+        "oldest_pending_occurred_at": NOW - 1000,
         "sent_kept": 40,
         "forwarded_total": 40,
         "last_success_at": NOW - 1200,
@@ -26,11 +26,11 @@ def figures(**changes: object) -> Figures:
     return Figures(**base)  # type: ignore[arg-type]
 
 
-def test_the_oldest_pending_age_counts_from_reported_at_and_is_zero_when_nothing_waits() -> None:
+def test_the_oldest_pending_age_counts_from_occurred_at_and_is_zero_when_nothing_waits() -> None:
     assert figures().oldest_pending_age_s(NOW) == 1000
-    assert figures(pending=0, oldest_pending_reported_at=None).oldest_pending_age_s(NOW) == 0
+    assert figures(pending=0, oldest_pending_occurred_at=None).oldest_pending_age_s(NOW) == 0
     # A station clock a little ahead never gives a negative age.
-    assert figures(oldest_pending_reported_at=NOW + 3).oldest_pending_age_s(NOW) == 0
+    assert figures(oldest_pending_occurred_at=NOW + 3).oldest_pending_age_s(NOW) == 0
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,7 @@ def test_status_names_every_figure_of_the_contract() -> None:
 def test_a_fresh_outbox_says_never_and_none() -> None:
     fresh = figures(
         pending=0,
-        oldest_pending_reported_at=None,
+        oldest_pending_occurred_at=None,
         last_success_at=None,
         last_error_at=None,
         last_error=None,

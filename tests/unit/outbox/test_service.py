@@ -218,15 +218,15 @@ def test_a_full_database_answers_507_and_stores_nothing_of_the_request(tmp_path:
 def test_metrics_show_pending_oldest_age_and_forwarded(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running(tmp_path, FakeSender(failures=10**6)) as outbox:
-            reported = (datetime.now(UTC) - timedelta(minutes=2)).isoformat()
+            occurred = (datetime.now(UTC) - timedelta(minutes=7)).isoformat()
             answer = await outbox.post(
-                crisis(reported_at=reported.replace("+00:00", "Z")), crisis()
+                crisis(occurred_at=occurred.replace("+00:00", "Z")), crisis()
             )
             assert answer.status_code == 202
             text = (await outbox.client.get("/metrics")).text
             assert f'imx_outbox_pending{{unit="{UNIT}"}} 2.0' in text
             gauge = f'imx_outbox_oldest_pending_age_seconds{{unit="{UNIT}"}} '
-            assert 119 <= float(text.split(gauge)[1].split()[0]) <= 180
+            assert 419 <= float(text.split(gauge)[1].split()[0]) <= 480  # from occurred_at
             assert f'imx_outbox_forwarded_total{{unit="{UNIT}"}} 0.0' in text
             assert (await outbox.client.get("/v1/status")).json()["pending"] == 2
 

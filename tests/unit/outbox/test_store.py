@@ -33,7 +33,7 @@ def entry(n: int, size: int = 10) -> Entry:
         value=b"\xc3\x01" + bytes([n % 256]) * size,
         headers=(("imx-test", b"\x00\x01"),),
         json_text=f'{{"event_id": "e-{n}"}}',
-        reported_at=NOW - 100 + n,
+        occurred_at=NOW - 100 + n,
     )
 
 
@@ -64,7 +64,7 @@ def test_a_report_is_pending_until_its_ack_is_recorded_and_survives_a_reopen(
         assert figures.sent_kept == 1
         assert figures.forwarded_total == 1
         assert figures.last_success_at == NOW + 1
-        assert figures.oldest_pending_reported_at == entry(2).reported_at
+        assert figures.oldest_pending_occurred_at == entry(2).occurred_at
         store.mark_sent([Placed(taken[0].seq, 0, 1)], NOW + 2)  # a late second ack: no change
         row = store._db.execute("SELECT partition, offset FROM reports WHERE seq = 1").fetchone()
         assert row == (2, 40)
