@@ -246,3 +246,35 @@ def test_a_report_handed_over_again_is_stored_as_an_exact_copy(tmp_path: Path) -
             assert first.value == second.value  # the pipeline drops it as an exact duplicate
 
     asyncio.run(scenario())
+
+
+def test_the_forwarder_prunes_reports_sent_more_than_seven_days_ago(tmp_path: Path) -> None:
+    from imx.outbox.store import Entry  # noqa: PLC0415
+
+    now = [1_800_000_000.0]
+    store = Store.open(tmp_path / "outbox.db", UNIT)
+    entry = Entry("e-1", "CrisisSituation", b"e-1", b"\xc3\x01", (), "{}", now[0])
+    (old,) = store.take([entry], now[0])
+    store.mark_sent([Placed(old.seq, 0, 0)], now[0])
+    (recent,) = store.take(
+        [Entry("e-2", "CrisisSituation", b"e-2", b"\xc3\x01", (), "{}", now[0])], now[0]
+    )
+    store.mark_sent([Placed(recent.seq, 0, 1)], now[0] + 2 * 86400)
+    forwarder = Forwarder(
+        store, FakeSender, Backoff(0.01, 0.05), OutboxMetrics(UNIT), clock=lambda: now[0]
+    )
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(forwarder.run(stop))
+        now[0] += 7 * 86400 + 1  # one week and a second after the first was sent
+        forwarder.wake.set()
+        await asyncio.sleep(0.1)
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+    try:
+        asyncio.run(scenario())
+        assert store.figures().sent_kept == 1  # the one sent two days later stays
+    finally:
+        store.close()
