@@ -25,6 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from imx.gateway.metrics import GatewayMetrics
 from imx.metrics import AGE_BUCKETS, LATENCY_BUCKETS, STAGE_BUCKETS, Metrics
+from imx.outbox.metrics import OutboxMetrics
 from imx.registry import load_registry
 from tests.support.prometheus import grafana_queries, substitute_grafana, without_comparison
 
@@ -275,10 +276,17 @@ def test_every_metric_name_in_rules_and_dashboards_exists() -> None:
     faust = CollectorRegistry()
     FaustMetrics.create(faust, "faust")  # what the worker registers beside ours
     gateway = GatewayMetrics().registry
-    exposed = _series_names(Metrics().registry) | _series_names(faust) | _series_names(gateway)
+    outbox = OutboxMetrics("bps-presevo").registry
+    exposed = (
+        _series_names(Metrics().registry)
+        | _series_names(faust)
+        | _series_names(gateway)
+        | _series_names(outbox)
+    )
     used = _used_names()
     assert {n for n in used if n.startswith("imx_")}, "no imx_ names found: the pattern is broken"
     assert {n for n in used if n.startswith("imx_gateway_")}, "the gateway's names are not read"
+    assert {n for n in used if n.startswith("imx_outbox_")}, "the outbox's names are not read"
     assert used <= exposed, sorted(used - exposed)
 
 
