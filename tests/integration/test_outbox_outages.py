@@ -22,8 +22,8 @@ import pytest
 from pydantic import SecretStr
 
 from imx.kafka import localbroker
-from imx.kafka.admin import ensure_topics
 from imx.kafka.connection import Connection
+from imx.kafka.provision import provision
 from imx.kafka.topology import Topology
 from imx.registry import load_registry
 from imx.settings import Settings
@@ -123,7 +123,7 @@ def test_outages_and_a_cut_link_lose_nothing_and_the_station_never_waits(
     )
     topology = Topology.from_settings(settings, load_registry(settings.registry_path).ids())
     connection = Connection.from_settings(settings)
-    assert asyncio.run(ensure_topics(connection, topology.specs())).ok
+    assert asyncio.run(provision(connection, topology, settings.schemas_dir)).topics.ok
     env = {
         **settings.child_env(),
         "IMX_OUTBOX_BACKOFF_CAP_S": "1",

@@ -32,8 +32,8 @@ from imx import processes
 from imx.bench.link import Link
 from imx.bench.report import git_commit
 from imx.kafka import localbroker
-from imx.kafka.admin import ensure_topics
 from imx.kafka.connection import Connection
+from imx.kafka.provision import provision
 from imx.kafka.topology import Topology
 from imx.registry import load_registry
 from imx.schema.jsonform import to_json
@@ -181,9 +181,9 @@ def _run(
         request_timeout_s=settings.request_timeout_s,
     )
     topology = Topology.from_settings(own, load_registry(own.registry_path).ids())
-    created = asyncio.run(ensure_topics(Connection.from_settings(own), topology.specs()))
-    if not created.ok:
-        raise processes.RunError("; ".join(created.mismatched))
+    done = asyncio.run(provision(Connection.from_settings(own), topology, own.schemas_dir))
+    if not done.topics.ok:
+        raise processes.RunError("; ".join(done.topics.mismatched))
     port = localbroker.free_port()
     log = workdir / "outbox.log"
     child = processes._spawn(
