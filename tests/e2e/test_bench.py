@@ -6,18 +6,16 @@ broker of its own in a temporary folder; afterwards no worker or broker of the r
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from imx.kafka.localbroker import kafka_version
-from tests.support.proc import run_imx
+from tests.support.proc import kill_all, processes_mentioning, run_imx
 
 pytestmark = pytest.mark.e2e
 
@@ -44,23 +42,8 @@ POSITIVE = (
 TEXT = ("kafka_version", "git_commit")
 
 
-def _bench_processes() -> set[int]:
-    """Workers and brokers started by a bench: they live under an ``imx-bench-`` temp folder."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                environ = (entry / "environ").read_bytes()
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"imx-bench-" in environ + cmdline:
-                found.add(int(entry.name))
-    return found
-
-
 def test_bench_prints_every_figure_last_as_one_json_line(tmp_path: Path) -> None:
-    before = _bench_processes()
+    before = processes_mentioning("imx-bench-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMX_")}
     env["IMX_HOME"] = str(tmp_path / "home")
     if "IMX_JAR_CACHE" in os.environ:
@@ -74,10 +57,8 @@ def test_bench_prints_every_figure_last_as_one_json_line(tmp_path: Path) -> None
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"imx bench did not finish within {BENCH_TIMEOUT_S:.0f} s: {exc}")
     finally:
-        leftovers = _bench_processes() - before
-        for pid in leftovers:  # whatever a failed run left, so the session goes on clean
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+        leftovers = processes_mentioning("imx-bench-") - before
+        kill_all(leftovers)  # whatever a failed run left, so the session goes on clean
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert leftovers == set(), f"processes of the bench still alive: {leftovers}"
@@ -122,7 +103,7 @@ GATEWAY_POSITIVE = (
 
 
 def test_bench_gateway_receives_every_posted_report_on_an_event_stream(tmp_path: Path) -> None:
-    before = _bench_processes()
+    before = processes_mentioning("imx-bench-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMX_")}
     env["IMX_HOME"] = str(tmp_path / "home")
     if "IMX_JAR_CACHE" in os.environ:
@@ -136,10 +117,8 @@ def test_bench_gateway_receives_every_posted_report_on_an_event_stream(tmp_path:
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"imx bench --gateway did not finish within {BENCH_TIMEOUT_S:.0f} s: {exc}")
     finally:
-        leftovers = _bench_processes() - before
-        for pid in leftovers:  # whatever a failed run left, so the session goes on clean
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+        leftovers = processes_mentioning("imx-bench-") - before
+        kill_all(leftovers)  # whatever a failed run left, so the session goes on clean
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert leftovers == set(), f"processes of the bench still alive: {leftovers}"

@@ -10,9 +10,7 @@ it started is stopped: `imx kafka down`, then any process still naming the home 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import sys
 import tarfile
@@ -26,6 +24,7 @@ import pytest
 import imx
 from imx import resources
 from imx.kafka.localbroker import free_port
+from tests.support.proc import kill_all, processes_mentioning
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -41,19 +40,6 @@ def _run(argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> str
     )
     assert done.returncode == 0, f"{argv} exited {done.returncode}:\n{done.stderr[-3000:]}"
     return done.stdout
-
-
-def _processes_of(home: Path) -> list[int]:
-    marker = f"IMX_HOME={home}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        with contextlib.suppress(OSError):
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            if marker in environ or str(home).encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-    return found
 
 
 def _shipped_in(names: list[str], root: str) -> None:
@@ -139,11 +125,9 @@ def test_the_wheel_installed_elsewhere_runs_the_exchange(tmp_path: Path) -> None
             timeout=STEP_TIMEOUT_S,
             check=False,
         )
-        leftovers = _processes_of(home)
-        for pid in leftovers:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-    assert leftovers == [], f"processes of the installed imx still alive: {leftovers}"
+        leftovers = processes_mentioning(f"IMX_HOME={home}")
+        kill_all(leftovers)  # whatever a failed run left, so the session goes on clean
+    assert leftovers == set(), f"processes of the installed imx still alive: {leftovers}"
     assert not (elsewhere / ".imx").exists(), "runtime data must go to IMX_HOME"
     print(
         f"build {built - started:.0f} s, install {installed - built:.0f} s, "

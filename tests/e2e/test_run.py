@@ -7,44 +7,21 @@ broker. Afterwards no process may remain that carries this home: not the JVM, no
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import signal
 import time
 from pathlib import Path
 
 import pytest
 
 from imx.kafka.localbroker import free_port
-from tests.support.proc import run_imx
+from tests.support.proc import kill_all, processes_mentioning, run_imx
 
 pytestmark = pytest.mark.e2e
 
 LEVELS = ("LOCAL", "REGIONAL", "NATIONAL", "INTERNATIONAL")
 RUN_TIMEOUT_S = 240.0
-
-
-def _processes_of(home: Path) -> list[int]:
-    """Processes whose environment names ``home`` as IMX_HOME, or whose command line names it."""
-    marker = f"IMX_HOME={home}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        with contextlib.suppress(OSError):
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            cmdline = (entry / "cmdline").read_bytes()
-            if marker in environ or str(home).encode() in cmdline:
-                found.append(int(entry.name))
-    return found
-
-
-def _kill(pids: list[int]) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
 
 
 def _summary_rows(stdout: str) -> dict[str, list[str]]:
@@ -70,13 +47,13 @@ def test_run_brings_up_the_exchange_and_stops_everything(tmp_path: Path) -> None
     try:
         result = run_imx(["run", "--duration", "60"], env, timeout=RUN_TIMEOUT_S)
         took = time.monotonic() - started
-        leftovers = _processes_of(home)
+        leftovers = processes_mentioning(f"IMX_HOME={home}")
     finally:
-        _kill(_processes_of(home))  # whatever a failed run left, so the session goes on clean
+        kill_all(processes_mentioning(f"IMX_HOME={home}"))  # what a failed run left
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"Kafka serves at 127.0.0.1:{port}" in result.stderr, "did not start its own broker"
-    assert leftovers == [], f"processes of this run still alive: {leftovers}"
+    assert leftovers == set(), f"processes of this run still alive: {leftovers}"
     assert (home / "pseudonym.key").stat().st_mode & 0o777 == 0o600
     # Secured by default: SASL_SSL broker, users and ACLs applied, gateway on HTTPS.
     assert "(SASL_SSL, SCRAM-SHA-512, ACLs enforced)" in result.stderr

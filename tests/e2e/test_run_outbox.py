@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from imx.kafka.localbroker import free_port
-from tests.e2e.test_run import _kill, _processes_of, _summary_rows
-from tests.support.proc import run_imx
+from tests.e2e.test_run import _summary_rows
+from tests.support.proc import kill_all, processes_mentioning, run_imx
 
 pytestmark = pytest.mark.e2e
 
@@ -30,12 +30,12 @@ def test_run_with_outboxes_forwards_everything_and_shows_pending(tmp_path: Path)
         env["IMX_JAR_CACHE"] = os.environ["IMX_JAR_CACHE"]
     try:
         result = run_imx(["run", "--duration", "20", "--outbox"], env, timeout=240)
-        leftovers = _processes_of(home)
+        leftovers = processes_mentioning(f"IMX_HOME={home}")
     finally:
-        _kill(_processes_of(home))
+        kill_all(processes_mentioning(f"IMX_HOME={home}"))
 
     assert result.returncode == 0, result.stderr[-3000:]
-    assert leftovers == [], f"processes of this run still alive: {leftovers}"
+    assert leftovers == set(), f"processes of this run still alive: {leftovers}"
     assert "station outboxes serve" in result.stderr
     assert re.search(r"outbox pending \d+", result.stdout), result.stdout[-2000:]
     databases = sorted(p.parent.name for p in (home / "outbox").glob("*/outbox.db"))

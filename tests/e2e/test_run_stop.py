@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from imx.kafka.localbroker import free_port
-from tests.e2e.test_run import _kill, _processes_of
+from tests.support.proc import kill_all, processes_mentioning
 
 pytestmark = pytest.mark.e2e
 
@@ -81,7 +81,7 @@ def _run(home: Path, *, terminal: bool) -> Iterator[tuple[subprocess.Popen[bytes
         if process.poll() is None:
             process.kill()
             process.wait(timeout=30)
-        _kill(_processes_of(home))
+        kill_all(processes_mentioning(f"IMX_HOME={home}"))
 
 
 def _stopped_cleanly(process: subprocess.Popen[bytes], home: Path) -> None:
@@ -90,9 +90,11 @@ def _stopped_cleanly(process: subprocess.Popen[bytes], home: Path) -> None:
     except subprocess.TimeoutExpired:
         pytest.fail(f"imx run did not stop within {STOP_WITHIN_S:.0f} s")
     deadline = time.monotonic() + 10
-    while _processes_of(home) and time.monotonic() < deadline:
+    while processes_mentioning(f"IMX_HOME={home}") and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _processes_of(home) == [], "a process of this run (broker or worker) is still alive"
+    assert processes_mentioning(f"IMX_HOME={home}") == set(), (
+        "a process of this run (broker or worker) is still alive"
+    )
 
 
 Stop = Callable[[subprocess.Popen[bytes], int], None]
