@@ -18,7 +18,6 @@ import ssl
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,27 +29,22 @@ import httpx
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import RecordsToDelete
-from pydantic import SecretStr
 
 from imx import processes
-from imx.gateway.app import create_app
 from imx.gateway.feed import FeedGone, FeedReader
-from imx.gateway.tokens import TokenStore
 from imx.kafka.connection import Connection, started
 from imx.kafka.localbroker import free_port
 from imx.kafka.reading import read_to_end, topic_partitions
 from imx.kafka.schemastore import SchemaStore
 from imx.kafka.topology import Topology
 from imx.schema.loader import load_schemas
-from imx.security.local import principal_settings
-from imx.security.principals import GATEWAY, WORKER
+from imx.security.principals import GATEWAY
 from imx.settings import REPO_ROOT, Settings
-from tests.support.gateway import FeedStream, serving
+from tests.support.gateway import FeedStream
 from tests.support.proc import run_imx
 from tests.support.reports import crossing, smuggling
 from tests.support.scenario import wait_until
-from tests.support.secured import SecuredBroker
-from tests.support.workers import running_worker
+from tests.support.secured import SecuredBroker, worker_and_gateway
 
 pytestmark = pytest.mark.e2e
 
@@ -103,37 +97,10 @@ def deployment(
     session_broker: SecuredBroker, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
     """Worker as svc-worker, gateway as svc-gateway; the checks read the broker as admin."""
-    prefix = f"t{uuid.uuid4().hex[:10]}-"
     home = tmp_path_factory.mktemp("gateway") / "home"
-    settings = session_broker.settings(
-        topic_prefix=prefix,
-        home=home,
-        app_id=f"imx-{prefix.rstrip('-')}",
-        gateway_heartbeat_s=1.0,
-        gateway_burst=200,
-    )
-    connection = Connection.from_settings(settings)
-    topology = session_broker.provision(settings)
-    worker_env = (
-        principal_settings(settings, session_broker.secrets, WORKER)
-        .model_copy(update={"pseudonym_key": SecretStr("test-only-key"), "session_timeout_s": 6.0})
-        .child_env()
-    )
-    gateway_settings = principal_settings(settings, session_broker.secrets, GATEWAY)
-    store = TokenStore.of_home(home)
-    units = {*FEEDS, *LOAD_UNITS}
-    tokens = {unit: store.issue(unit, _now()).token for unit in sorted(units)}
-    with (
-        running_worker(worker_env, home.parent / "logs"),
-        serving(create_app(gateway_settings, Connection.from_settings(gateway_settings))) as base,
-    ):
-        yield Deployment(settings, connection, topology, base, tokens)
-
-
-def _now() -> Any:
-    from datetime import UTC, datetime  # noqa: PLC0415
-
-    return datetime.now(UTC)
+    with worker_and_gateway(session_broker, home, {*FEEDS, *LOAD_UNITS}) as stack:
+        connection = Connection.from_settings(stack.settings)
+        yield Deployment(stack.settings, connection, stack.topology, stack.base, stack.tokens)
 
 
 def head(event_id: str) -> str:

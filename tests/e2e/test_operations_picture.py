@@ -21,18 +21,10 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page
-from pydantic import SecretStr
 
-from imx.gateway.app import create_app
-from imx.gateway.tokens import TokenStore
-from imx.kafka.connection import Connection
-from imx.security.local import principal_settings
-from imx.security.principals import GATEWAY, WORKER
 from tests.support.browser import Watched, chromium, open_page
-from tests.support.gateway import serving
 from tests.support.reports import crossing, smuggling, stamp
-from tests.support.secured import SecuredBroker
-from tests.support.workers import running_worker
+from tests.support.secured import SecuredBroker, worker_and_gateway
 
 pytestmark = pytest.mark.e2e
 
@@ -79,31 +71,13 @@ def stack(
     session_broker: SecuredBroker, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     """Worker as svc-worker and gateway as svc-gateway on the secured session broker."""
-    prefix = f"t{uuid.uuid4().hex[:10]}-"
     home = tmp_path_factory.mktemp("picture") / "home"
-    settings = session_broker.settings(
-        topic_prefix=prefix,
-        home=home,
-        app_id=f"imx-{prefix.rstrip('-')}",
-        gateway_heartbeat_s=1.0,
-        gateway_burst=200,
-    )
-    session_broker.provision(settings)
-    worker_env = (
-        principal_settings(settings, session_broker.secrets, WORKER)
-        .model_copy(update={"pseudonym_key": SecretStr("test-only-key"), "session_timeout_s": 6.0})
-        .child_env()
-    )
-    store = TokenStore.of_home(home)
     units = {UNIT, OPERATOR, OTHER, *SENDERS}
-    tokens = {unit: store.issue(unit, datetime.now(UTC)).token for unit in sorted(units)}
-    with running_worker(worker_env, home.parent / "logs") as worker:
-        gateway = principal_settings(settings, session_broker.secrets, GATEWAY).model_copy(
-            update={"gateway_metrics_url": worker.metrics_url}
-        )
-        app = create_app(gateway, Connection.from_settings(gateway))
-        with serving(app) as base, chromium() as browser:
-            yield Stack(base, tokens, browser)
+    with (
+        worker_and_gateway(session_broker, home, units, flow_from_worker=True) as served,
+        chromium() as browser,
+    ):
+        yield Stack(served.base, served.tokens, browser)
 
 
 def rfi(*, to: str, urgency: str, asked_ago: timedelta, question: str) -> dict[str, Any]:

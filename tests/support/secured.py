@@ -10,14 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from imx.cli.main import main
+from imx.gateway.app import create_app
+from imx.gateway.tokens import TokenStore
 from imx.kafka import localbroker
 from imx.kafka.connection import Connection
 from imx.kafka.provision import provision
@@ -26,8 +31,10 @@ from imx.registry import load_registry
 from imx.security import secrets
 from imx.security.apply import apply, grant
 from imx.security.local import principal_settings
-from imx.security.principals import ADMIN, principals
+from imx.security.principals import ADMIN, GATEWAY, WORKER, principals
 from imx.settings import Settings
+from tests.support.gateway import serving
+from tests.support.workers import running_worker
 
 
 @dataclass(frozen=True)
@@ -97,3 +104,46 @@ def provision_for_cli(secured: SecuredBroker, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("IMX_HOME", str(secured.secrets.parent))
     monkeypatch.setenv("IMX_BOOTSTRAP", secured.bootstrap)
     assert main(["topics", "ensure"]) == 0  # as admin: topics and released schemas
+
+
+@dataclass(frozen=True)
+class GatewayStack:
+    """A worker as svc-worker and the gateway as svc-gateway on a secured broker."""
+
+    settings: Settings  # as admin: what the checks read the broker with
+    topology: Topology
+    base: str  # the gateway's URL
+    tokens: dict[str, str]  # unit id → its bearer token
+
+
+@contextlib.contextmanager
+def worker_and_gateway(
+    broker: SecuredBroker, home: Path, units: Iterable[str], *, flow_from_worker: bool = False
+) -> Iterator[GatewayStack]:
+    """Fresh topics and ACLs, a token per unit of ``units``, then the worker and the gateway.
+
+    ``flow_from_worker``: the gateway reads the DLQ count of ``/v1/flow`` from the worker's
+    metrics, as ``imx run`` wires it.
+    """
+    prefix = f"t{uuid.uuid4().hex[:10]}-"
+    settings = broker.settings(
+        topic_prefix=prefix,
+        home=home,
+        app_id=f"imx-{prefix.rstrip('-')}",
+        gateway_heartbeat_s=1.0,
+        gateway_burst=200,
+    )
+    topology = broker.provision(settings)
+    worker_env = (
+        principal_settings(settings, broker.secrets, WORKER)
+        .model_copy(update={"pseudonym_key": SecretStr("test-only-key"), "session_timeout_s": 6.0})
+        .child_env()
+    )
+    store = TokenStore.of_home(home)
+    tokens = {unit: store.issue(unit, datetime.now(UTC)).token for unit in sorted(set(units))}
+    with running_worker(worker_env, home.parent / "logs") as worker:
+        gateway = principal_settings(settings, broker.secrets, GATEWAY)
+        if flow_from_worker:
+            gateway = gateway.model_copy(update={"gateway_metrics_url": worker.metrics_url})
+        with serving(create_app(gateway, Connection.from_settings(gateway))) as base:
+            yield GatewayStack(settings, topology, base, tokens)

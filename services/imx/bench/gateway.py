@@ -30,7 +30,7 @@ import httpx
 
 from imx import processes
 from imx.bench.outputs import cpu_seconds, peak_rss_bytes, quantile
-from imx.bench.report import figures_table, git_commit, json_line
+from imx.bench.report import figures_table, git_commit, json_line, ms, provenance_rows
 from imx.bench.runner import READY_TIMEOUT_S, start_exchange
 from imx.gateway.tokens import TokenStore
 from imx.kafka import localbroker
@@ -91,7 +91,6 @@ class GatewayResult:
         return json_line(self)
 
     def table(self) -> Any:
-        ms = _ms
         rows = [
             (
                 "target / achieved (posts/s)",
@@ -114,16 +113,11 @@ class GatewayResult:
             ("gateway CPU (s)", f"{self.gateway_cpu_seconds:.2f}"),
             ("gateway CPU per request (ms)", f"{self.gateway_cpu_ms_per_request:.2f}"),
             ("gateway peak RSS (MiB)", f"{self.gateway_peak_rss_bytes / 2**20:.0f}"),
-            ("Kafka", self.kafka_version),
-            ("git commit", self.git_commit[:12]),
+            *provenance_rows(self.kafka_version, self.security, self.git_commit),
         ]
         return figures_table(
             f"imx bench --gateway: {self.target_per_second:g} reports/s, seed {self.seed}", rows
         )
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f}"
 
 
 @dataclass

@@ -80,33 +80,32 @@ class Result:
             ),
             ("  reports / deliveries", f"{self.fixed_rate_reports} / {self.fixed_rate_deliveries}"),
             ("  deliveries missing at the end", f"{self.fixed_rate_missing_deliveries}"),
-            ("  delivery latency p50 (ms)", _ms(self.p50_delivery_latency_seconds)),
-            ("  delivery latency p90 (ms)", _ms(self.p90_delivery_latency_seconds)),
-            ("  delivery latency p99 (ms)", _ms(self.p99_delivery_latency_seconds)),
-            ("  delivery latency max (ms)", _ms(self.max_delivery_latency_seconds)),
+            ("  delivery latency p50 (ms)", ms(self.p50_delivery_latency_seconds)),
+            ("  delivery latency p90 (ms)", ms(self.p90_delivery_latency_seconds)),
+            ("  delivery latency p99 (ms)", ms(self.p99_delivery_latency_seconds)),
+            ("  delivery latency max (ms)", ms(self.max_delivery_latency_seconds)),
             (
                 "  worker's own p50 / p99 (ms, histogram)",
-                f"{_ms(self.worker_p50_delivery_latency_seconds)}"
-                f" / {_ms(self.worker_p99_delivery_latency_seconds)}",
+                f"{ms(self.worker_p50_delivery_latency_seconds)}"
+                f" / {ms(self.worker_p99_delivery_latency_seconds)}",
             ),
             (
                 "  reported → intake, p50 / p99 (ms)",
-                f"{_ms(self.p50_to_intake_seconds)} / {_ms(self.p99_to_intake_seconds)}",
+                f"{ms(self.p50_to_intake_seconds)} / {ms(self.p99_to_intake_seconds)}",
             ),
             (
                 "  intake → decided, p50 / p99 (ms)",
-                f"{_ms(self.p50_intake_to_decided_seconds)}"
-                f" / {_ms(self.p99_intake_to_decided_seconds)}",
+                f"{ms(self.p50_intake_to_decided_seconds)}"
+                f" / {ms(self.p99_intake_to_decided_seconds)}",
             ),
             (
                 "  decided → received, p50 / p99 (ms)",
-                f"{_ms(self.p50_decided_to_received_seconds)}"
-                f" / {_ms(self.p99_decided_to_received_seconds)}",
+                f"{ms(self.p50_decided_to_received_seconds)}"
+                f" / {ms(self.p99_decided_to_received_seconds)}",
             ),
             ("worker peak RSS (MiB)", f"{self.worker_peak_rss_bytes / 2**20:.0f}"),
-            ("Kafka / partitions", f"{self.kafka_version} / {self.partitions}"),
-            ("client listener", self.security),
-            ("git commit", self.git_commit[:12]),
+            ("partitions", f"{self.partitions}"),
+            *provenance_rows(self.kafka_version, self.security, self.git_commit),
         ]
         return figures_table(f"imx bench: {self.reports} reports, seed {self.seed}", rows)
 
@@ -126,8 +125,14 @@ def figures_table(title: str, rows: list[tuple[str, str]]) -> Table:
     return table
 
 
-def _ms(seconds: float) -> str:
+def ms(seconds: float) -> str:
+    """Seconds as milliseconds with one decimal, as every table of the benchmark shows them."""
     return f"{seconds * 1000:.1f}"
+
+
+def provenance_rows(kafka: str, security: str, commit: str) -> list[tuple[str, str]]:
+    """The closing rows of every table: what the figures were measured on."""
+    return [("Kafka", kafka), ("client listener", security), ("git commit", commit[:12])]
 
 
 def git_commit() -> str:
