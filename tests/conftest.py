@@ -3,9 +3,9 @@
 The session broker is secured as ``imx kafka up`` makes it (SASL_SSL, SCRAM-SHA-512, ACLs
 enforced). ``settings`` reach it as ``admin``; ``topology`` provisions the test's topics and
 schemas and grants its topology's ACLs, so ``pipeline_env`` can run workers as ``svc-worker``
-and ``principal_settings`` gives any other principal. Tests about plaintext clients (kcat, whose
-Debian build cannot do SCRAM with Kafka 4) ask for ``plaintext_bootstrap``, a broker started
-only when some test needs it.
+and ``principal_settings`` gives any other principal. Tests about the plaintext broker of
+``imx kafka up --insecure`` (and ``apply`` against a broker without the authorizer) ask for
+``plaintext_bootstrap``, a broker started only when some test needs it.
 """
 
 from __future__ import annotations

@@ -2,17 +2,16 @@
 
 A worker delivers a few reports and one correlation to gpd-oc; then the Java consumer (built
 with Maven here), the Python consumer (both as ``unit-gpd-oc`` on the secured session
-broker, with the settings ``imx security creds`` prints) and the kcat recipe (on an exact copy of
-the feed on a plaintext broker: Debian's kcat cannot do SCRAM with Kafka 4) read
-``feed.gpd-oc``. None of them knows the schemas in advance: they find the writer schema by the
-fingerprint in each value on the schemas topic, so this also proves that what imx publishes
-there lets an outside integrator decode every delivery. Their lines must be exactly the
-deliveries that ``imx tail --json`` decodes with imx's own codec.
+broker, with the settings ``imx security creds`` prints) and the kcat recipe (as the same unit,
+with the librdkafka properties it prints; Debian's kcat on confluent-kafka's bundled librdkafka,
+tests/support/kcat.py) read ``feed.gpd-oc``. None of them knows the schemas in advance: they
+find the writer schema by the fingerprint in each value on the schemas topic, so this also
+proves that what imx publishes there lets an outside integrator decode every delivery. Their
+lines must be exactly the deliveries that ``imx tail --json`` decodes with imx's own codec.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -27,14 +26,12 @@ from typing import Any
 
 import pytest
 
-from imx.kafka.admin import ensure_topics
-from imx.kafka.connection import Connection, started
-from imx.kafka.reading import read_to_end, topic_partitions
-from imx.kafka.topology import TopicSpec, Topology
+from imx.kafka.topology import Topology
 from imx.schema.loader import default_schemas
 from imx.security import secrets
 from imx.security.principals import unit_principal
 from imx.settings import Settings
+from tests.support.kcat import kcat_env
 from tests.support.proc import run_imx
 from tests.support.reports import crossing, lines, smuggling
 from tests.support.secured import SecuredBroker
@@ -136,26 +133,6 @@ def printed_lines(done: subprocess.CompletedProcess[bytes], what: str) -> list[L
     return sorted(found)
 
 
-def mirror(source: Connection, bootstrap: str, topic: str) -> str:
-    """An exact copy of ``topic`` on the plaintext broker at ``bootstrap``: same partitions,
-    offsets, keys, headers and values (the topic is written once, in order, from empty)."""
-
-    async def copy() -> None:
-        records = await read_to_end(source, topic)
-        partitions = len(await topic_partitions(source, topic))
-        target = Connection(bootstrap)
-        result = await ensure_topics(target, [TopicSpec(topic, "feed", "-", partitions, 1)])
-        assert result.ok, result.mismatched
-        async with started(target.producer(), 30) as producer:
-            for r in sorted(records, key=lambda r: (r.partition, r.offset)):
-                await producer.send_and_wait(
-                    topic, r.value, key=r.key, partition=r.partition, headers=list(r.headers)
-                )
-
-    asyncio.run(copy())
-    return topic
-
-
 def wait_for_deliveries(env: dict[str, str], event_ids: set[str]) -> list[dict[str, Any]]:
     """The feed once it shows a report delivery of every event and a correlation."""
     deadline = time.monotonic() + DELIVERED_WITHIN_S
@@ -178,11 +155,8 @@ def test_every_example_reads_what_imx_tail_reads(
     topology: Topology,
     principal_settings: Callable[[str], Settings],
     session_broker: SecuredBroker,
-    settings: Settings,
-    plaintext_bootstrap: str,
     tmp_path: Path,
 ) -> None:
-    must_have("kcat")
     # The same van in two smuggling cases far apart: two incidents sharing a vehicle, so one
     # vehicle correlation. The second suspect differs, or the shared person, phone and document
     # would correlate too.
@@ -216,10 +190,7 @@ def test_every_example_reads_what_imx_tail_reads(
     assert [x for x in expected if x[2] == "correlation"], "no correlation to read"
 
     bootstrap, topic, schemas = session_broker.bootstrap, topology.feed(UNIT), topology.schemas
-    # Java and Python read the secured broker as the unit, with what `imx security creds`
-    # prints. Debian's kcat (librdkafka 2.0.2) cannot do SCRAM with Kafka 4, so the kcat recipe
-    # reads an exact copy of the feed (same partitions, offsets, keys, headers, values) on a
-    # plaintext broker; tests/integration/test_librdkafka_creds.py proves the properties.
+    # Every consumer reads the secured broker as the unit, with what `imx security creds` prints.
     java_config = tmp_path / "client.properties"
     java_config.write_text(
         secrets.creds(session_broker.secrets, reader, "java") + "client.id=imx-example-java\n"
@@ -227,8 +198,9 @@ def test_every_example_reads_what_imx_tail_reads(
     password = secrets.SecretsDir(session_broker.secrets).password(reader).get_secret_value()
     ca = str(secrets.SecretsDir(session_broker.secrets).ca_cert)
     kcat_config = tmp_path / "kcat.conf"
-    kcat_config.write_text("security.protocol=plaintext\nclient.id=imx-example-kcat\n")
-    plain_topic = mirror(Connection.from_settings(settings), plaintext_bootstrap, topic)
+    kcat_config.write_text(
+        secrets.creds(session_broker.secrets, reader, "librdkafka") + "client.id=imx-example-kcat\n"
+    )
     common = ["--bootstrap", bootstrap, "--feed", topic, "--schemas", schemas]
     commands = {
         "java": ["java", "-jar", str(java_consumer), *common, "--idle-timeout", IDLE_S,
@@ -236,11 +208,11 @@ def test_every_example_reads_what_imx_tail_reads(
         "python": [sys.executable, str(PYTHON_CONSUMER), *common, "--idle-timeout", IDLE_S,
                    "--security-protocol", "SASL_SSL", "--sasl-username", reader,
                    "--ssl-cafile", ca],
-        "kcat": [str(KCAT_FEED), plain_topic],
+        "kcat": [str(KCAT_FEED), topic],
     }  # fmt: skip
     env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP": plaintext_bootstrap,
+        **kcat_env(tmp_path),
+        "KAFKA_BOOTSTRAP": bootstrap,
         "KCAT_CONFIG": str(kcat_config),
         "KAFKA_SASL_PASSWORD": password,
     }
@@ -262,9 +234,7 @@ def test_every_example_reads_what_imx_tail_reads(
 
     # --raw hands one record's value over as bytes: single-object Avro of the Delivery schema.
     _key, partition, offset, _id = records[0]
-    raw = run_bounded(
-        [str(KCAT_FEED), "--raw", plain_topic, partition, offset], CONSUMER_TIMEOUT_S, env
-    )
+    raw = run_bounded([str(KCAT_FEED), "--raw", topic, partition, offset], CONSUMER_TIMEOUT_S, env)
     assert raw.returncode == 0, raw.stderr.decode(errors="replace")
     assert raw.stdout[:2] == b"\xc3\x01"
     assert raw.stdout[2:10].hex() == default_schemas().delivery().fingerprint_hex

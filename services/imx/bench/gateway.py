@@ -8,6 +8,8 @@ information and their answers left out: those go to their addressees) are posted
 request at a fixed rate, each as its unit with its unit's token, and each is timed from just
 before its POST to the moment its delivery arrives on its directorate's stream. Every delivery
 is matched to its post by event id: what is missing or comes twice is counted, not guessed.
+Before the timed phase, ``WARMUP_POSTS`` reports are posted and their deliveries awaited, not
+counted: a fresh worker's first decisions come seconds late (start-up, not service).
 
 The gateway's CPU time (all threads) over the posting and the drain, divided by the posts, is
 its cost per report in, which includes streaming that report's delivery out.
@@ -48,6 +50,10 @@ DRAIN_S = 30.0
 UNMATCHED_TYPES = frozenset({"RequestForInformation", "RfiResponse"})
 ASSIGNED_WITHIN_S = 30.0
 STREAM_OPEN_TIMEOUT_S = 30.0
+#: Posts made and delivered before the timed phase, not counted: a freshly started worker
+#: decides its first reports seconds late (its tables and producers start on first use), which
+#: is start-up, not the latency a unit meets in service.
+WARMUP_POSTS = 25
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,11 @@ class GatewayResult:
     #: Time to the 202 (the broker's acknowledgement included), as the client sees it.
     p50_post_answer_seconds: float
     p99_post_answer_seconds: float
+    #: Post → SSE split at the delivery's ``timing.delivered_at``: p50 and p99 of each part.
+    p50_post_to_decided_seconds: float
+    p99_post_to_decided_seconds: float
+    p50_decided_to_sse_seconds: float
+    p99_decided_to_sse_seconds: float
     gateway_cpu_seconds: float
     gateway_cpu_ms_per_request: float
     gateway_peak_rss_bytes: int
@@ -110,6 +121,14 @@ class GatewayResult:
                 "POST answered (202), p50 / p99 (ms)",
                 f"{ms(self.p50_post_answer_seconds)} / {ms(self.p99_post_answer_seconds)}",
             ),
+            (
+                "  post → decided, p50 / p99 (ms)",
+                f"{ms(self.p50_post_to_decided_seconds)} / {ms(self.p99_post_to_decided_seconds)}",
+            ),
+            (
+                "  decided → SSE, p50 / p99 (ms)",
+                f"{ms(self.p50_decided_to_sse_seconds)} / {ms(self.p99_decided_to_sse_seconds)}",
+            ),
             ("gateway CPU (s)", f"{self.gateway_cpu_seconds:.2f}"),
             ("gateway CPU per request (ms)", f"{self.gateway_cpu_ms_per_request:.2f}"),
             ("gateway peak RSS (MiB)", f"{self.gateway_peak_rss_bytes / 2**20:.0f}"),
@@ -129,38 +148,76 @@ class Ledger:
     accepted: set[str] = field(default_factory=set)
     refused: int = 0
     latency_s: dict[str, float] = field(default_factory=dict)  # event id → post → SSE
+    #: The same latency in two parts, split at the delivery's ``timing.delivered_at`` (the
+    #: worker's decision): post → decided (gateway intake, broker, worker) and decided → SSE
+    #: (broker, the gateway's feed reader, the stream).
+    to_decided_s: dict[str, float] = field(default_factory=dict)
+    decided_to_sse_s: dict[str, float] = field(default_factory=dict)
     repeated: int = 0
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Wall clock minus monotonic clock, to compare monotonic times with ``delivered_at``.
+    wall_offset_s: float = field(default_factory=lambda: time.time() - time.monotonic())
 
-    def delivered(self, event_id: str, at: float) -> None:
+    def delivered(self, event_id: str, at: float, decided_at: float | None = None) -> None:
+        """A delivery of ``event_id`` received at monotonic ``at``; ``decided_at`` in epoch s."""
         if event_id not in self.posted_at:
             return  # not one of ours (the stream starts at the feed's end)
         if event_id in self.latency_s:
             self.repeated += 1
             return
-        self.latency_s[event_id] = at - self.posted_at[event_id]
+        posted = self.posted_at[event_id]
+        self.latency_s[event_id] = at - posted
+        if decided_at is not None:
+            self.to_decided_s[event_id] = decided_at - (posted + self.wall_offset_s)
+            self.decided_to_sse_s[event_id] = at + self.wall_offset_s - decided_at
         self.arrived.set()
 
     def missing(self) -> int:
         return len(self.accepted - set(self.latency_s))
 
+    def reset(self) -> None:
+        """Forget every post (the warm-up's): their late deliveries no longer count."""
+        for figures in (self.posted_at, self.latency_s, self.to_decided_s, self.decided_to_sse_s):
+            figures.clear()
+        self.answered_s.clear()
+        self.accepted.clear()
+        self.refused = self.repeated = 0
 
-def event_ids(lines: Iterator[str] | list[str]) -> list[str]:
-    """The report event ids of the ``delivery`` events in a block of SSE lines."""
-    found: list[str] = []
+
+def deliveries(lines: Iterator[str] | list[str]) -> list[tuple[str, float | None]]:
+    """The report event ids of the ``delivery`` events in a block of SSE lines, each with its
+    ``timing.delivered_at`` in epoch seconds (None when the event lacks it)."""
+    found: list[tuple[str, float | None]] = []
     kind, data = "message", list[str]()
     for line in [*lines, ""]:
         if not line:
             if kind == "delivery" and data:
-                report = json.loads("\n".join(data)).get("report") or {}
+                delivery = json.loads("\n".join(data))
+                report = delivery.get("report") or {}
                 if "event_id" in report:
-                    found.append(str(report["event_id"]))
+                    found.append((str(report["event_id"]), _decided_at(delivery)))
             kind, data = "message", []
         elif line.startswith("event:"):
             kind = line.removeprefix("event:").strip()
         elif line.startswith("data:"):
             data.append(line.removeprefix("data:").removeprefix(" "))
     return found
+
+
+def event_ids(lines: Iterator[str] | list[str]) -> list[str]:
+    """The report event ids of the ``delivery`` events in a block of SSE lines."""
+    return [event_id for event_id, _ in deliveries(lines)]
+
+
+def _decided_at(delivery: Mapping[str, Any]) -> float | None:
+    timing = delivery.get("timing") or {}
+    text = timing.get("delivered_at") if isinstance(timing, Mapping) else None
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
 
 
 async def _follow(
@@ -181,8 +238,8 @@ async def _follow(
                 block.append(line)
                 continue
             now = time.monotonic()
-            for event_id in event_ids(block):
-                ledger.delivered(event_id, now)
+            for event_id, decided_at in deliveries(block):
+                ledger.delivered(event_id, now, decided_at)
             block = []
 
 
@@ -234,30 +291,49 @@ async def _measure(
         ]
         try:
             await _opening(opened, readers)
+            await _post_at_rate(client, traffic, ledger, plan.rate, WARMUP_POSTS)
+            if not await _drained(ledger):
+                msg = f"the warm-up's deliveries did not all arrive within {DRAIN_S:.0f} s"
+                raise processes.RunError(msg)
+            ledger.reset()
             cpu_before = cpu_seconds(gateway_pid)
-            posts = []
             started = time.monotonic()
             count = max(1, round(plan.rate * plan.duration_s))
-            for i in range(count):
-                delay = started + i / plan.rate - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                report = next(traffic.reports)
-                url = f"{traffic.base}/v1/reports"
-                token = traffic.tokens[report["reporting_unit"]]
-                posts.append(asyncio.create_task(_post(client, url, token, report, ledger)))
-            await asyncio.gather(*posts)
+            await _post_at_rate(client, traffic, ledger, plan.rate, count)
             seconds = time.monotonic() - started
-            deadline = time.monotonic() + DRAIN_S
-            while ledger.missing() and time.monotonic() < deadline:
-                ledger.arrived.clear()
-                await asyncio.wait([asyncio.create_task(ledger.arrived.wait())], timeout=1.0)
+            await _drained(ledger)
             cpu = cpu_seconds(gateway_pid) - cpu_before
         finally:
             for reader in readers:
                 reader.cancel()
             await asyncio.gather(*readers, return_exceptions=True)
     return ledger, seconds, cpu
+
+
+async def _post_at_rate(
+    client: httpx.AsyncClient, traffic: Traffic, ledger: Ledger, rate: float, count: int
+) -> None:
+    """Post ``count`` reports at ``rate`` a second, each in its own task; wait for the answers."""
+    posts = []
+    started = time.monotonic()
+    for i in range(count):
+        delay = started + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        report = next(traffic.reports)
+        url = f"{traffic.base}/v1/reports"
+        token = traffic.tokens[report["reporting_unit"]]
+        posts.append(asyncio.create_task(_post(client, url, token, report, ledger)))
+    await asyncio.gather(*posts)
+
+
+async def _drained(ledger: Ledger) -> bool:
+    """Until every accepted post's delivery arrived (True) or ``DRAIN_S`` passed (False)."""
+    deadline = time.monotonic() + DRAIN_S
+    while ledger.missing() and time.monotonic() < deadline:
+        ledger.arrived.clear()
+        await asyncio.wait([asyncio.create_task(ledger.arrived.wait())], timeout=1.0)
+    return not ledger.missing()
 
 
 async def _opening(opened: Mapping[str, asyncio.Event], readers: list[asyncio.Task[None]]) -> None:
@@ -346,6 +422,10 @@ def run(settings: Settings, plan: GatewayPlan, progress: processes.Progress) -> 
         max_post_to_sse_seconds=max(latencies, default=0.0),
         p50_post_answer_seconds=quantile(ledger.answered_s, 0.50),
         p99_post_answer_seconds=quantile(ledger.answered_s, 0.99),
+        p50_post_to_decided_seconds=quantile(list(ledger.to_decided_s.values()), 0.50),
+        p99_post_to_decided_seconds=quantile(list(ledger.to_decided_s.values()), 0.99),
+        p50_decided_to_sse_seconds=quantile(list(ledger.decided_to_sse_s.values()), 0.50),
+        p99_decided_to_sse_seconds=quantile(list(ledger.decided_to_sse_s.values()), 0.99),
         gateway_cpu_seconds=cpu,
         gateway_cpu_ms_per_request=1000 * cpu / posted if posted else 0.0,
         gateway_peak_rss_bytes=rss,

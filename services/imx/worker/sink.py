@@ -24,7 +24,7 @@ import structlog
 from aiokafka import TopicPartition
 
 from imx.kafka.connection import Connection
-from imx.kafka.reading import topic_partitions
+from imx.kafka.reading import assign_all
 from imx.worker.emissions import Accepted
 from imx.worker.headers import caused, record_headers
 
@@ -77,10 +77,9 @@ class IdempotentSink:
         await asyncio.wait_for(consumer.start(), self._timeout_s)
         try:
             async with asyncio.timeout(self._timeout_s):
-                partitions: list[TopicPartition] = []
-                for topic in self._outputs:
-                    partitions.extend(await topic_partitions(self._connection, topic))
-                consumer.assign(partitions)
+                # One metadata request for every output topic: one per topic, each on a new
+                # TLS and SCRAM connection, held up a worker's first decision by seconds.
+                partitions = await assign_all(self._connection, consumer, self._outputs)
                 starts = await consumer.offsets_for_times(dict.fromkeys(partitions, since_ms))
                 ends = await consumer.end_offsets(partitions)
                 pending = set()
