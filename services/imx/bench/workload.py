@@ -9,7 +9,7 @@ made, immediately before its send.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,8 @@ from imx.kafka.connection import Connection
 from imx.kafka.publisher import ReportPublisher
 from imx.kafka.topology import Topology
 from imx.schema.loader import SchemaSet
+
+CHUNK = 10_000
 
 
 @dataclass(frozen=True)
@@ -38,21 +40,28 @@ async def preload(
     *,
     count: int,
     timeout_s: float = 60.0,
+    progress: Callable[[int], None] | None = None,
 ) -> Preloaded:
-    """Publish ``count`` reports the way ``imx publish`` does; wait for every acknowledgement."""
+    """Publish ``count`` reports the way ``imx publish`` does; wait for every acknowledgement.
+
+    Acknowledgements are awaited every ``CHUNK`` reports, so a million pending sends never sit
+    in memory at once; ``progress`` is told the count acknowledged after each chunk.
+    """
     publisher = ReportPublisher(connection, topology, schemas, timeout_s=timeout_s, linger_ms=20)
-    async with publisher:
-        futures = []
-        total_bytes = 0
-        for _ in range(count):
-            report = next(reports)
-            value = publisher.encode(report)
-            total_bytes += len(value)
-            key = report["event_id"].encode()
-            futures.append(await publisher.send_encoded(report["reporting_unit"], value, key))
-        acknowledged = await asyncio.wait_for(asyncio.gather(*futures), timeout_s)
     ends: dict[TopicPartition, int] = {}
-    for meta in acknowledged:
-        tp = TopicPartition(meta.topic, meta.partition)
-        ends[tp] = max(ends.get(tp, 0), meta.offset + 1)
+    total_bytes = 0
+    async with publisher:
+        for done in range(0, count, CHUNK):
+            futures = []
+            for _ in range(min(CHUNK, count - done)):
+                report = next(reports)
+                value = publisher.encode(report)
+                total_bytes += len(value)
+                key = report["event_id"].encode()
+                futures.append(await publisher.send_encoded(report["reporting_unit"], value, key))
+            for meta in await asyncio.wait_for(asyncio.gather(*futures), timeout_s):
+                tp = TopicPartition(meta.topic, meta.partition)
+                ends[tp] = max(ends.get(tp, 0), meta.offset + 1)
+            if progress is not None:
+                progress(done + len(futures))
     return Preloaded(count, total_bytes, ends)
