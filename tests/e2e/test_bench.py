@@ -11,6 +11,7 @@ import math
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,23 +40,23 @@ POSITIVE = (
     "p50_decided_to_received_seconds",
     "p99_decided_to_received_seconds",
 )
-TEXT = ("kafka_version", "git_commit")
+TEXT = ("kafka_version", "git_commit", "security")
 
 
-def test_bench_prints_every_figure_last_as_one_json_line(tmp_path: Path) -> None:
+def bench(args: list[str], tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], Any]:
+    """``imx bench ARGS`` on a broker of its own; it must succeed and leave nothing running.
+
+    Returns the run and its JSON line, parsed.
+    """
     before = processes_mentioning("imx-bench-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMX_")}
     env["IMX_HOME"] = str(tmp_path / "home")
     if "IMX_JAR_CACHE" in os.environ:
         env["IMX_JAR_CACHE"] = os.environ["IMX_JAR_CACHE"]
     try:
-        result = run_imx(
-            ["bench", "--reports", "200", "--rate", "50", "--duration", "5"],
-            env,
-            timeout=BENCH_TIMEOUT_S,
-        )
+        result = run_imx(["bench", *args], env, timeout=BENCH_TIMEOUT_S)
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"imx bench did not finish within {BENCH_TIMEOUT_S:.0f} s: {exc}")
+        pytest.fail(f"imx bench {' '.join(args)} did not finish in {BENCH_TIMEOUT_S:.0f} s: {exc}")
     finally:
         leftovers = processes_mentioning("imx-bench-") - before
         kill_all(leftovers)  # whatever a failed run left, so the session goes on clean
@@ -63,8 +64,12 @@ def test_bench_prints_every_figure_last_as_one_json_line(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr[-3000:]
     assert leftovers == set(), f"processes of the bench still alive: {leftovers}"
     assert "Kafka serves at" in result.stderr, "did not start its own broker"
-    last = result.stdout.strip().splitlines()[-1]
-    figures = json.loads(last)
+    assert "(SASL_SSL, SCRAM-SHA-512, ACLs enforced)" in result.stderr, "not secured by default"
+    return result, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_bench_prints_every_figure_last_as_one_json_line(tmp_path: Path) -> None:
+    result, figures = bench(["--reports", "200", "--rate", "50", "--duration", "5"], tmp_path)
     assert set(POSITIVE) | set(TEXT) <= set(figures), sorted(set(POSITIVE) - set(figures))
     for key in POSITIVE:
         assert isinstance(figures[key], int | float), key
@@ -99,31 +104,16 @@ GATEWAY_POSITIVE = (
     "gateway_cpu_ms_per_request",
     "gateway_peak_rss_bytes",
     "streams",
+    # the same latency split at the worker's decision
+    "p50_post_to_decided_seconds",
+    "p99_post_to_decided_seconds",
+    "p50_decided_to_sse_seconds",
+    "p99_decided_to_sse_seconds",
 )
 
 
 def test_bench_gateway_receives_every_posted_report_on_an_event_stream(tmp_path: Path) -> None:
-    before = processes_mentioning("imx-bench-")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IMX_")}
-    env["IMX_HOME"] = str(tmp_path / "home")
-    if "IMX_JAR_CACHE" in os.environ:
-        env["IMX_JAR_CACHE"] = os.environ["IMX_JAR_CACHE"]
-    try:
-        result = run_imx(
-            ["bench", "--gateway", "--rate", "10", "--duration", "3"],
-            env,
-            timeout=BENCH_TIMEOUT_S,
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"imx bench --gateway did not finish within {BENCH_TIMEOUT_S:.0f} s: {exc}")
-    finally:
-        leftovers = processes_mentioning("imx-bench-") - before
-        kill_all(leftovers)  # whatever a failed run left, so the session goes on clean
-
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert leftovers == set(), f"processes of the bench still alive: {leftovers}"
-    assert "Kafka serves at" in result.stderr, "did not start its own broker"
-    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    result, figures = bench(["--gateway", "--rate", "10", "--duration", "3"], tmp_path)
     assert set(GATEWAY_POSITIVE) | set(TEXT) <= set(figures)
     for key in GATEWAY_POSITIVE:
         assert isinstance(figures[key], int | float), key
@@ -143,3 +133,28 @@ def test_bench_gateway_receives_every_posted_report_on_an_event_stream(tmp_path:
     cpu = 1000 * figures["gateway_cpu_seconds"] / figures["posted"]
     assert math.isclose(figures["gateway_cpu_ms_per_request"], cpu, rel_tol=1e-9)
     assert "post → SSE delivery p99" in result.stdout, "the table comes before the JSON line"
+
+
+def test_bench_replay_accounts_for_every_report_and_samples_memory_to_the_end(
+    tmp_path: Path,
+) -> None:
+    result, figures = bench(["--replay", "300", "--seed", "11"], tmp_path)
+    assert figures["reports"] == 300
+    assert figures["event_days"] == 28
+    assert figures["security"] == "SASL_SSL"
+    outcomes = figures["accepted"] + figures["exact_duplicates"] + figures["rejected"]
+    assert outcomes == 300, figures
+    assert sum(figures["rejected_by_code"].values()) == figures["rejected"]
+    assert figures["deliveries"] > 0
+    assert figures["output_records"] == 2 * figures["deliveries"]  # a delivery and its audit
+    for key in ("seconds", "reports_per_second", "worker_cpu_ms_per_report", "preload_seconds"):
+        assert figures[key] > 0, key
+    assert math.isclose(figures["reports_per_second"], 300 / figures["seconds"], rel_tol=1e-9)
+    memory = figures["memory"]
+    assert memory, "no memory sample"
+    assert memory[-1]["processed"] == 300
+    assert [m["processed"] for m in memory] == sorted(m["processed"] for m in memory)
+    assert all(m["rss_bytes"] > 0 for m in memory)
+    assert figures["rss_at_end_bytes"] == memory[-1]["rss_bytes"]
+    assert figures["worker_peak_rss_bytes"] >= max(m["rss_bytes"] for m in memory)
+    assert "worker memory through the replay" in result.stdout

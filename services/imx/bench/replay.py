@@ -46,16 +46,19 @@ MARK = 100_000
 
 
 class EventClock:
-    """Event time for a replay: ``count`` calls spread evenly over ``span``, the last one now."""
+    """Event time for a replay: ``count`` calls spread evenly over ``span``, the last one now.
+
+    Each time is computed from its index, not by adding steps, so no rounding accumulates and
+    the last report is never in the future.
+    """
 
     def __init__(self, end: datetime, span: timedelta, count: int) -> None:
-        self._step = span / max(count, 1)
-        self._next = end - span + self._step
+        self._end, self._span, self._count = end, span, max(count, 1)
+        self._calls = 0
 
     def __call__(self) -> datetime:
-        now = self._next
-        self._next += self._step
-        return now
+        self._calls += 1
+        return self._end - self._span * (self._count - self._calls) / self._count
 
 
 @dataclass(frozen=True)
@@ -149,12 +152,14 @@ def thin(points: tuple[MemoryPoint, ...], rows: int) -> list[MemoryPoint]:
     if len(points) <= rows:
         return list(points)
     last = points[-1].processed
-    chosen: list[MemoryPoint] = []
-    for k in range(rows):
+    chosen: list[MemoryPoint] = [points[0]]
+    for k in range(1, rows - 1):
         goal = last * k / (rows - 1)
         point = next(p for p in points if p.processed >= goal)
-        if not chosen or point is not chosen[-1]:
+        if point is not chosen[-1]:
             chosen.append(point)
+    if points[-1] is not chosen[-1]:
+        chosen.append(points[-1])
     return chosen
 
 
