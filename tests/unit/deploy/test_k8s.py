@@ -15,6 +15,7 @@ from imx.cli.main import main
 from imx.deploy import k8s
 from imx.security.principals import wanted_acls
 from imx.settings import Settings
+from tests.support.strimzi_model import strimzi_version
 
 pytestmark = pytest.mark.unit
 
@@ -135,3 +136,10 @@ def test_the_validator_refuses_a_misspelt_field() -> None:
     deployment["spec"]["replica"] = deployment["spec"].pop("replicas")
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, KUBERNETES, strict=True)
+
+
+def test_the_docs_name_the_strimzi_version_the_validator_is_built_against() -> None:
+    version = strimzi_version()
+    for doc in ("README.md", "docs/operations.md"):
+        text = (resources.CHECKOUT / doc).read_text(encoding="utf-8")
+        assert f"Strimzi {version}" in text, f"{doc} does not say 'Strimzi {version}'"
