@@ -95,6 +95,10 @@ def _unserved_api_version(doc: Doc) -> None:
     doc["apiVersion"] = "kafka.strimzi.io/v1beta1"
 
 
+def _operator_managed_option(doc: Doc) -> None:
+    doc["spec"]["kafka"]["config"]["listeners"] = "PLAINTEXT://:9092"
+
+
 def _unknown_metadata_field(doc: Doc) -> None:
     doc["metadata"]["labelz"] = doc["metadata"].pop("labels")
 
@@ -163,6 +167,13 @@ CASES: dict[str, tuple[str, str, Breaker, str, str]] = {
         _unserved_api_version,
         "apiVersion",
         "v1beta1 is not served",
+    ),
+    "forbidden-config": (
+        "10-kafka.yaml",
+        "Kafka",
+        _operator_managed_option,
+        "spec.kafka.config.listeners",
+        "the operator manages this option",
     ),
     "strict-metadata": (
         "30-users.yaml",

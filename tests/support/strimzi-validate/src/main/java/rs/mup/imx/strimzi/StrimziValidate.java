@@ -62,7 +62,10 @@ import org.objectweb.asm.Opcodes;
  * constraints that Strimzi's CRD generator turns into the CRD schema are checked from the
  * model's annotations: the API version is one the CRD serves, required fields (per API version),
  * fields and types present only in some API versions, minimum, maximum, pattern, minimum items
- * and oneOf; deprecated fields are refused. Last, what the model read is written back and must
+ * and oneOf; deprecated fields are refused, and so are config options that the spec class lists
+ * as forbidden (the operator sets them itself and drops them). A node pool, topic or user must
+ * name a Kafka of the same files in its strimzi.io/cluster label. Last, what the model read is
+ * written back and must
  * hold every value of the input, so nothing was silently dropped. Other Strimzi kinds are
  * refused (no model is checked for them); other documents are skipped.
  *
@@ -537,6 +540,49 @@ public final class StrimziValidate {
             walk(d, v, in, field);
         }
         checkOneOf(d, classAnnotations, given, at);
+        checkForbiddenConfig(d, type, input, at);
+    }
+
+    /**
+     * Options that the operator sets itself and drops from {@code config} with a warning: a spec
+     * class names them in FORBIDDEN_PREFIXES (prefixes) and FORBIDDEN_PREFIX_EXCEPTIONS (exact
+     * keys still allowed), as the operator matches them.
+     */
+    private static void checkForbiddenConfig(Doc d, Class<?> type, JsonNode input, String at) {
+        JsonNode config = input.get("config");
+        String prefixes = constant(type, "FORBIDDEN_PREFIXES");
+        if (config == null || !config.isObject() || prefixes == null) {
+            return;
+        }
+        String exceptions = constant(type, "FORBIDDEN_PREFIX_EXCEPTIONS");
+        Set<String> allowed = new TreeSet<>();
+        if (exceptions != null) {
+            for (String e : exceptions.split(",")) {
+                allowed.add(e.trim());
+            }
+        }
+        for (Iterator<String> keys = config.fieldNames(); keys.hasNext();) {
+            String key = keys.next();
+            if (allowed.contains(key)) {
+                continue;
+            }
+            for (String prefix : prefixes.split(",")) {
+                if (key.toLowerCase(java.util.Locale.ROOT).startsWith(prefix.trim())) {
+                    d.problem(join(join(at, "config"), key), "the operator manages this option and "
+                            + "ignores it here (forbidden prefix '" + prefix.trim() + "')");
+                    break;
+                }
+            }
+        }
+    }
+
+    private static String constant(Class<?> type, String name) {
+        try {
+            Field field = type.getField(name);
+            return java.lang.reflect.Modifier.isStatic(field.getModifiers()) ? (String) field.get(null) : null;
+        } catch (NoSuchFieldException | IllegalAccessException | ClassCastException e) {
+            return null;
+        }
     }
 
     @SuppressWarnings("unchecked")
