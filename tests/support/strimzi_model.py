@@ -40,7 +40,9 @@ def _pom() -> str:
 
 def _digest() -> str:
     sha = hashlib.sha256()
-    for path in sorted(p for p in PROJECT.rglob("*") if p.is_file()):
+    # Sources only: a target/ left by building the folder by hand is not part of the tool.
+    sources = [PROJECT / "pom.xml", *(PROJECT / "src").rglob("*")]
+    for path in sorted(p for p in sources if p.is_file()):
         sha.update(path.relative_to(PROJECT).as_posix().encode() + b"\0")
         sha.update(path.read_bytes() + b"\0")
     return sha.hexdigest()[:16]
