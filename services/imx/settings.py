@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     commit_interval_s: float = Field(
         default=1.0, gt=0, description="How often workers commit processed offsets."
     )
+    state_cache_entries: int = Field(
+        default=200_000,
+        ge=0,
+        description="Entries of each of the worker's five state tables kept in memory in front "
+        "of RocksDB; it bounds the worker's memory (docs/performance.md, the replay).",
+    )
 
     outbox_backoff_base_s: float = Field(
         default=0.5, gt=0, description="Outbox: first wait after a failed forwarding attempt."

@@ -156,7 +156,10 @@ def build(settings: Settings, connection: Connection, web_port: int, datadir: Pa
         session_timeout_s=settings.session_timeout_s,
     )).run)  # fmt: skip
     # The core reads and writes state in memory and the tables once per batch (writebehind).
-    state = PipelineState(**{name: WriteBehind(table) for name, table in tables.items()})
+    state = PipelineState(**{
+        name: WriteBehind(table, capacity=settings.state_cache_entries)
+        for name, table in tables.items()
+    })  # fmt: skip
     core = CoreWiring(
         schemas=schemas,
         deliveries=DeliveryWriter(schemas),
