@@ -21,14 +21,14 @@ def test_a_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) 
         [uuid.UUID(bytes=b"\xf8" + b"\x00" * 15), uuid.UUID(bytes=b"\x10" * 16)]
     )
     monkeypatch.setattr(localbroker.uuid, "uuid4", lambda: next(draws))
-    cluster_id = localbroker._cluster_id()
+    cluster_id = localbroker.new_cluster_id()
     assert cluster_id == "EBAQEBAQEBAQEBAQEBAQEA"
     assert len(cluster_id) == 22
 
 
 def test_random_cluster_ids_have_kafkas_form() -> None:
     for _ in range(200):
-        cluster_id = localbroker._cluster_id()
+        cluster_id = localbroker.new_cluster_id()
         assert len(cluster_id) == 22
         assert not cluster_id.startswith("-")
         assert set(cluster_id) <= set(
@@ -40,7 +40,7 @@ def test_the_secured_configuration_exposes_only_a_sasl_ssl_listener(tmp_path: Pa
     secrets.init(tmp_path / "secrets", ["admin"])
     home = localbroker.BrokerHome(tmp_path / "kafka")
     security = localbroker.Security(tmp_path / "secrets")
-    localbroker._write_config(home, 9092, 9093, security)
+    localbroker.write_config(home, 9092, 9093, security)
     props = dict(
         line.split("=", 1) for line in home.properties.read_text().splitlines() if "=" in line
     )
@@ -55,5 +55,5 @@ def test_the_secured_configuration_exposes_only_a_sasl_ssl_listener(tmp_path: Pa
     assert "PLAINTEXT" not in props["listener.security.protocol.map"]
     assert stat.S_IMODE(home.properties.stat().st_mode) == 0o600  # it holds admin's password
     plain = localbroker.BrokerHome(tmp_path / "plain")
-    localbroker._write_config(plain, 9092, 9093, localbroker.Security(None))
+    localbroker.write_config(plain, 9092, 9093, localbroker.Security(None))
     assert "advertised.listeners=PLAINTEXT://127.0.0.1:9092" in plain.properties.read_text()

@@ -239,7 +239,7 @@ def free_port() -> int:
         return port
 
 
-def _port_open(host: str, port: int) -> bool:
+def port_open(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1.0):
             return True
@@ -247,7 +247,7 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
-def _alive(pid: int | None) -> bool:
+def alive(pid: int | None) -> bool:
     if pid is None:
         return False
     try:
@@ -320,13 +320,29 @@ def _listener_config(
     ]
 
 
-def _write_config(
+#: Internal topics of one node: a single replica, nothing else is possible.
+SINGLE_NODE_INTERNALS = (
+    "offsets.topic.replication.factor=1",
+    "transaction.state.log.replication.factor=1",
+    "transaction.state.log.min.isr=1",
+    "share.coordinator.state.topic.replication.factor=1",
+    "share.coordinator.state.topic.min.isr=1",
+)
+
+
+def write_config(
     home: BrokerHome,
     port: int,
     controller_port: int,
     security: Security,
     advertised_port: int | None = None,
+    *,
+    node_id: int = 1,
+    voters: str | None = None,
+    node_lines: tuple[str, ...] = SINGLE_NODE_INTERNALS,
 ) -> None:
+    """Write ``server.properties`` and the Log4j file; one node of a cluster passes its id,
+    the quorum's ``voters`` and its own lines (replication of internal topics, threads)."""
     home.logs.mkdir(parents=True, exist_ok=True)
     listeners = _listener_config(home, port, controller_port, security, advertised_port)
     # Secured, the file holds admin's password (for the inter-broker listener): owner only.
@@ -337,20 +353,16 @@ def _write_config(
             "\n".join(
                 [
                     "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
+                    f"node.id={node_id}",
+                    f"controller.quorum.voters={voters or f'1@127.0.0.1:{controller_port}'}",
                     *listeners,
                     f"log.dirs={home.data}",
                     # Topics come only from `imx topics ensure`, never from broker defaults.
                     "auto.create.topics.enable=false",
                     "num.partitions=1",
-                    "offsets.topic.replication.factor=1",
                     "offsets.topic.num.partitions=10",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
                     "transaction.state.log.num.partitions=10",
-                    "share.coordinator.state.topic.replication.factor=1",
-                    "share.coordinator.state.topic.min.isr=1",
+                    *node_lines,
                     "group.initial.rebalance.delay.ms=0",
                     "message.max.bytes=1048588",
                     "",
@@ -380,11 +392,13 @@ def _write_config(
     )
 
 
-def _java_argv(java: str, home: BrokerHome, jars: list[Path], main: str) -> list[str]:
+def _java_argv(
+    java: str, home: BrokerHome, jars: list[Path], main: str, heap: str = HEAP
+) -> list[str]:
     classpath = os.pathsep.join(str(j) for j in jars)
     return [
         java,
-        HEAP,
+        heap,
         "-Xms128m",
         "-XX:+UseG1GC",
         # Compile with C1 only. This broker lives for one test session, one bench or one
@@ -400,8 +414,17 @@ def _java_argv(java: str, home: BrokerHome, jars: list[Path], main: str) -> list
     ]
 
 
-def _format_storage(java: str, home: BrokerHome, jars: list[Path], security: Security) -> None:
-    """Format the storage once; secured, bootstrap admin's SCRAM credential with it."""
+def format_storage(
+    java: str,
+    home: BrokerHome,
+    jars: list[Path],
+    security: Security,
+    cluster_id: str | None = None,
+) -> None:
+    """Format the storage once; secured, bootstrap admin's SCRAM credential with it.
+
+    The nodes of one cluster pass the same ``cluster_id``; a single broker gets a new one.
+    """
     if home.cluster_id() is not None:
         formatted = home.read_security() or Security(None)
         if formatted.secured != security.secured:
@@ -412,7 +435,7 @@ def _format_storage(java: str, home: BrokerHome, jars: list[Path], security: Sec
             )
             raise LocalKafkaError(msg)
         return
-    cluster_id = _cluster_id()
+    cluster_id = cluster_id or new_cluster_id()
     argv = [
         *_java_argv(java, home, jars, "kafka.tools.StorageTool"),
         "format",
@@ -432,7 +455,7 @@ def _format_storage(java: str, home: BrokerHome, jars: list[Path], security: Sec
     )
 
 
-def _cluster_id() -> str:
+def new_cluster_id() -> str:
     """A random cluster id in Kafka's form (base64url of 16 bytes), never starting with "-".
 
     Like Kafka's own ``Uuid.randomUuid``: an id starting with "-" (1 in 64) reads as an
@@ -456,7 +479,7 @@ def status(root: Path) -> Status:
     home = BrokerHome(root)
     pid = home.read_pid()
     bootstrap = home.read_bootstrap()
-    running = _alive(pid)
+    running = alive(pid)
     security = home.read_security()
     serving = running and bootstrap is not None and serves(bootstrap, security=security)
     return Status(running, serving, pid, bootstrap, security is not None and security.secured)
@@ -500,22 +523,45 @@ def up(
             " run 'imx kafka down'"
         )
         raise LocalKafkaError(msg)
-    if _port_open("127.0.0.1", port):
+    if port_open("127.0.0.1", port):
         msg = f"port {port} is already in use on 127.0.0.1: choose another with --port"
         raise LocalKafkaError(msg)
     java, _ = check_prerequisites()
     jars = resolve_jars(jar_cache, progress)
     controller_port = free_port()
     try:
-        _write_config(home, port, controller_port, security, advertised_port)
-        _format_storage(java, home, jars, security)
+        write_config(home, port, controller_port, security, advertised_port)
+        format_storage(java, home, jars, security)
     except SecretsError as exc:
         raise LocalKafkaError(str(exc)) from exc
     bootstrap = f"127.0.0.1:{port}"
+    proc = launch(java, home, jars, bootstrap)
+    progress(
+        f"starting Kafka {kafka_version()} (pid {proc.pid}) at {bootstrap}, logs in {home.logs}"
+    )
+    deadline = time.monotonic() + ready_timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            msg = f"Kafka exited with code {proc.returncode} while starting:\n{log_tail(home)}"
+            raise LocalKafkaError(msg)
+        if serves(bootstrap, timeout_s=3.0, security=security):
+            how = " (SASL_SSL, SCRAM-SHA-512, ACLs enforced)" if security.secured else ""
+            progress(f"Kafka serves at {bootstrap}{how}")
+            return bootstrap
+        time.sleep(0.5)
+    stop(root)
+    msg = f"Kafka did not serve within {ready_timeout_s:.0f}s:\n{log_tail(home)}"
+    raise LocalKafkaError(msg)
+
+
+def launch(
+    java: str, home: BrokerHome, jars: list[Path], bootstrap: str, heap: str = HEAP
+) -> subprocess.Popen[bytes]:
+    """Start ``kafka.Kafka`` on the home's configuration, in its own session; record its pid."""
     stdout = (home.logs / "stdout.log").open("ab")
     with stdout:
         proc = subprocess.Popen(  # noqa: S603 - fixed argv
-            [*_java_argv(java, home, jars, "kafka.Kafka"), str(home.properties)],
+            [*_java_argv(java, home, jars, "kafka.Kafka", heap), str(home.properties)],
             stdout=stdout,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -524,25 +570,10 @@ def up(
         )
     home.pidfile.write_text(str(proc.pid))
     home.bootstrap_file.write_text(bootstrap)
-    progress(
-        f"starting Kafka {kafka_version()} (pid {proc.pid}) at {bootstrap}, logs in {home.logs}"
-    )
-    deadline = time.monotonic() + ready_timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            msg = f"Kafka exited with code {proc.returncode} while starting:\n{_log_tail(home)}"
-            raise LocalKafkaError(msg)
-        if serves(bootstrap, timeout_s=3.0, security=security):
-            how = " (SASL_SSL, SCRAM-SHA-512, ACLs enforced)" if security.secured else ""
-            progress(f"Kafka serves at {bootstrap}{how}")
-            return bootstrap
-        time.sleep(0.5)
-    stop(root)
-    msg = f"Kafka did not serve within {ready_timeout_s:.0f}s:\n{_log_tail(home)}"
-    raise LocalKafkaError(msg)
+    return proc
 
 
-def _log_tail(home: BrokerHome, lines: int = 25) -> str:
+def log_tail(home: BrokerHome, lines: int = 25) -> str:
     parts = []
     for name in ("stdout.log", "server.log"):
         path = home.logs / name
@@ -558,7 +589,7 @@ def stop(root: Path, grace_s: float = STOP_GRACE_S) -> bool:
     """
     home = BrokerHome(root)
     pid = home.read_pid()
-    if pid is None or not _alive(pid):
+    if pid is None or not alive(pid):
         home.pidfile.unlink(missing_ok=True)
         return False
     terminate(pid, grace_s)
@@ -572,11 +603,11 @@ def terminate(pid: int, grace_s: float) -> None:
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not alive(pid):
             return
         time.sleep(0.2)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
