@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from imx.kafka import localbroker
+from imx.kafka import localbroker, localcluster
 from imx.kafka.connection import Connection
 from imx.security import secrets
 from imx.security.apply import ApplyError, Outcome, apply
@@ -44,14 +44,25 @@ def start_secured(
     port: int,
     table: Sequence[Principal],
     progress: Progress,
+    *,
+    brokers: int = 1,
 ) -> Started:
-    """Secrets made where missing, the secured broker of ``home`` started, the table applied."""
+    """Secrets made where missing, the secured broker of ``home`` started, the table applied.
+
+    ``brokers`` above one, or a ``home`` that already holds a cluster: the local cluster
+    (``imx.kafka.localcluster``), its nodes on ``port`` and the ports after it.
+    """
     folder = settings.secrets_dir
     try:
         created = secrets.init(folder, [p.name for p in table]).created
         if created:
             progress(f"created {len(created)} secret(s) in {folder} (imx security init)")
-        bootstrap = localbroker.up(home, port, settings.jar_cache, progress, secrets=folder)
+        if brokers > 1 or localcluster.is_cluster(home):
+            bootstrap = localcluster.up(
+                home, port, settings.jar_cache, progress, brokers=brokers, secrets=folder
+            )
+        else:
+            bootstrap = localbroker.up(home, port, settings.jar_cache, progress, secrets=folder)
         connection = localbroker.Security(folder).admin_connection(bootstrap)
         outcome = asyncio.run(
             apply(connection, table, folder, timeout_s=settings.request_timeout_s)
