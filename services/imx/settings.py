@@ -43,7 +43,12 @@ class Settings(BaseSettings):
     schemas_dir: Path = Field(default_factory=lambda: resources.data_path("schemas"))
 
     partitions: int = Field(default=3, ge=1, description="Partitions of every topic (uniform).")
-    replication: int = Field(default=1, ge=1, description="Replication factor of every topic.")
+    replication: int | None = Field(
+        default=None,
+        ge=1,
+        description="Replication factor of every topic; unset, fitted to the cluster when "
+        "topics are created: one replica per broker up to three (min.insync.replicas 2).",
+    )
     topic_prefix: str = Field(
         default="",
         description="Prefix for every topic name; empty in production, unique per test run.",

@@ -27,7 +27,13 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from imx.cli.common import acting_as  # noqa: PLC0415
     from imx.kafka.connection import Connection, ConnectionSettingsError  # noqa: PLC0415
     from imx.security.principals import WORKER  # noqa: PLC0415
-    from imx.worker.app import WorkerConfigError, build, prepare_state, pseudonym_key  # noqa: PLC0415
+    from imx.worker.app import (  # noqa: PLC0415
+        WorkerConfigError,
+        build,
+        fit_replication,
+        prepare_state,
+        pseudonym_key,
+    )
 
     settings = acting_as(settings, WORKER)
     web_port = settings.web_port if args.web_port is None else args.web_port
@@ -35,6 +41,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
         connection = Connection.from_settings(settings)
         pseudonym_key(settings)
         datadir = prepare_state(settings, connection, web_port)
+        settings = fit_replication(settings, connection)
         built = build(settings, connection, web_port, datadir)
     except (WorkerConfigError, ConnectionSettingsError) as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc

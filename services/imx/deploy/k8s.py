@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from imx.kafka.topology import MAX_MESSAGE_BYTES, TopicSpec, Topology
+from imx.kafka.topology import MAX_MESSAGE_BYTES, TopicSpec, Topology, min_insync_for
 from imx.security.principals import (
     ADMIN,
     GATEWAY,
@@ -102,7 +102,7 @@ def _strimzi_meta(name: str, plan: Plan) -> Doc:
 
 def kafka(plan: Plan) -> list[Doc]:
     """The cluster (KRaft, node pools) and its two pools: controllers and brokers."""
-    isr = min(2, plan.topology.replication)
+    isr = min_insync_for(plan.topology.replication)
     cluster: Doc = {
         "apiVersion": STRIMZI,
         "kind": "Kafka",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from imx.kafka.admin import EnsureResult, ensure_topics
 from imx.kafka.connection import Connection, started
+from imx.kafka.reading import broker_count
 from imx.kafka.schemastore import SchemaStore
 from imx.kafka.topology import TopicSpec, Topology
 from imx.schema.loader import load_schemas, released_schemas
@@ -37,6 +38,8 @@ async def provision(
     older unit system can resolve its fingerprint. Nothing is published when a topic differs
     from the contract.
     """
+    if topology.fit_cluster:
+        topology = topology.fitted(await broker_count(connection, timeout_s))
     result = await ensure_topics(connection, [*topology.specs(), *extra], timeout_s)
     if not result.ok:
         return Provisioned(result, 0)

@@ -171,6 +171,14 @@ async def cluster_id(connection: Connection, timeout_s: float = 10.0) -> str | N
     return str(found) if found else None
 
 
+async def broker_count(connection: Connection, timeout_s: float = 10.0) -> int:
+    """How many brokers the cluster lists as alive (a metadata request)."""
+    admin = connection.admin(request_timeout_ms=int(timeout_s * 1000))
+    async with started(admin, timeout_s):
+        cluster = await asyncio.wait_for(admin.describe_cluster(), timeout_s)
+    return len(cluster.get("brokers") or ())
+
+
 def serves(connection: Connection, timeout_s: float = 5.0) -> bool:
     """True when a broker answers a metadata request (describe cluster) in time."""
     return asyncio.run(cluster_id(connection, timeout_s)) is not None

@@ -8,7 +8,7 @@ and so are the stream-processing app's own names (its accepted topic, groups and
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from imx.settings import Settings
 
@@ -29,6 +29,26 @@ ACCEPTED_RETENTION_MS = INGRESS_RETENTION_MS
 #: Largest accepted report is 256 KiB (CONTRACT 5.1 TOO_LARGE); the broker must still accept a
 #: slightly larger record so that the pipeline, not the producer, rejects it with a DLQ reason.
 MAX_MESSAGE_BYTES = 1024 * 1024
+
+#: Replicas per topic on a cluster of three or more brokers; a write is acknowledged once
+#: ``MIN_INSYNC`` of them have it, so one broker may be lost without losing or refusing one.
+MAX_REPLICATION = 3
+MIN_INSYNC = 2
+
+
+def replication_for(brokers: int) -> int:
+    """The replication factor that fits a cluster of ``brokers``: one per broker, up to three."""
+    return max(1, min(MAX_REPLICATION, brokers))
+
+
+def min_insync_for(replication: int) -> int:
+    """Replicas that must have a write before it is acknowledged: two of three, else one.
+
+    Two of two would refuse every write while either broker is down; one of one is all a
+    single broker has.
+    """
+    return MIN_INSYNC if replication > MIN_INSYNC else 1
+
 
 #: The core's state tables (see ``imx.pipeline.state``); each has a changelog topic.
 TABLES = ("events", "candidates", "entities", "journal", "meta")
@@ -55,16 +75,25 @@ class Topology:
     replication: int
     unit_ids: tuple[str, ...]
     app_id: str = "imx"
+    #: The replication was not set (``IMX_REPLICATION``): provisioning fits it to the cluster.
+    fit_cluster: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, unit_ids: Iterable[str]) -> Topology:
         return cls(
             prefix=settings.topic_prefix,
             partitions=settings.partitions,
-            replication=settings.replication,
+            replication=settings.replication or 1,
             unit_ids=tuple(sorted(unit_ids)),
             app_id=settings.app_id,
+            fit_cluster=settings.replication is None,
         )
+
+    def fitted(self, brokers: int) -> Topology:
+        """This topology on a cluster of ``brokers``; unchanged when the replication was set."""
+        if not self.fit_cluster:
+            return self
+        return replace(self, replication=replication_for(brokers), fit_cluster=False)
 
     def ingress(self, unit_id: str) -> str:
         return f"{self.prefix}ingress.{unit_id}"
@@ -121,11 +150,20 @@ class Topology:
         def spec(name: str, role: str, key: str, config: dict[str, str], parts: int) -> TopicSpec:
             return TopicSpec(name, role, key, parts, self.replication, config)
 
+        # Set on the topic, not left to the broker's default: a topic keeps its guarantee
+        # whatever broker configuration it is moved to. One replica keeps the broker's.
+        durability = (
+            {"min.insync.replicas": str(min_insync_for(self.replication))}
+            if self.replication > 1
+            else {}
+        )
+
         def delete_after(ms: int) -> dict[str, str]:
             return {
                 "cleanup.policy": "delete",
                 "retention.ms": str(ms),
                 "max.message.bytes": str(MAX_MESSAGE_BYTES),
+                **durability,
             }
 
         parts = self.partitions
@@ -151,7 +189,7 @@ class Topology:
                 self.schemas,
                 "schemas",
                 "fingerprint",
-                {"cleanup.policy": "compact", "retention.ms": "-1"},
+                {"cleanup.policy": "compact", "retention.ms": "-1", **durability},
                 1,
             )
         )

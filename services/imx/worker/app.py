@@ -29,9 +29,9 @@ import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 
 from imx.kafka.connection import Connection
-from imx.kafka.reading import cluster_id, end_offsets
+from imx.kafka.reading import broker_count, cluster_id, end_offsets
 from imx.kafka.schemastore import SchemaNotReleasedError, SchemaStore
-from imx.kafka.topology import ACCEPTED_RETENTION_MS, TABLES, Topology
+from imx.kafka.topology import ACCEPTED_RETENTION_MS, TABLES, Topology, replication_for
 from imx.metrics import Metrics
 from imx.pipeline.core import Core
 from imx.pipeline.state import PipelineState
@@ -95,6 +95,15 @@ def prepare_state(settings: Settings, connection: Connection, web_port: int) -> 
     return datadir
 
 
+def fit_replication(settings: Settings, connection: Connection) -> Settings:
+    """``settings`` with the replication of the topics faust declares (its changelogs, the
+    accepted topic) fitted to the cluster, as provisioning fits the contract topics."""
+    if settings.replication is not None:
+        return settings
+    brokers = asyncio.run(broker_count(connection, settings.request_timeout_s))
+    return settings.model_copy(update={"replication": replication_for(brokers)})
+
+
 def build(settings: Settings, connection: Connection, web_port: int, datadir: Path) -> Built:
     """Build the faust app and its agents; nothing runs until a ``faust.Worker`` starts it."""
     key = pseudonym_key(settings)
@@ -112,7 +121,8 @@ def build(settings: Settings, connection: Connection, web_port: int, datadir: Pa
         web_enabled=True,
         processing_guarantee="at_least_once",  # see imx.worker.sink for why not exactly_once
         topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication,
+        # Fitted to the cluster by ``prepare_state`` when unset: faust declares its changelogs.
+        topic_replication_factor=settings.replication or 1,
         topic_allow_declare=True,  # faust declares only its own internal topics here
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
