@@ -8,10 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from imx.cli import security_cmd
-from imx.cli.common import EXIT_FAILURE, EXIT_OK, CliError, progress
-from imx.kafka import localbroker, localcluster
+from imx.cli.common import EXIT_FAILURE, EXIT_OK, CliError, acting_as, progress
+from imx.kafka import health, localbroker, localcluster
+from imx.kafka.connection import Connection
 from imx.security import local
+from imx.security.principals import ADMIN
 from imx.settings import DEFAULT_KAFKA_PORT, Settings
+
+#: The exporter's default port, the one Kafka exporters usually take.
+EXPORTER_PORT = 9308
 
 
 def register(commands: Any) -> None:
@@ -47,6 +52,21 @@ def register(commands: Any) -> None:
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("--dir", type=Path, help="broker home (default: $IMX_HOME/kafka)")
         cmd.set_defaults(handler=handler)
+    exporter = sub.add_parser(
+        "exporter", help="serve the brokers' health as Prometheus metrics (polls the admin API)"
+    )
+    exporter.add_argument(
+        "--port", type=int, default=EXPORTER_PORT, help="HTTP port of /metrics (127.0.0.1)"
+    )
+    exporter.add_argument(
+        "--interval", type=float, default=health.POLL_INTERVAL_S, help="seconds between polls"
+    )
+    exporter.add_argument(
+        "--dir",
+        type=Path,
+        help="local cluster home, for its quorum leader (default: $IMX_HOME/kafka)",
+    )
+    exporter.set_defaults(handler=_exporter)
     for name, handler, text in (
         ("kill", _kill, "SIGKILL one node of the cluster (a fault drill)"),
         ("start", _start, "start one node of the cluster again"),
@@ -138,4 +158,34 @@ def _start(args: argparse.Namespace, settings: Settings) -> int:
         localcluster.start_node(_home(args, settings), args.node, settings.jar_cache, progress)
     except localbroker.LocalKafkaError as exc:
         raise CliError(str(exc)) from exc
+    return EXIT_OK
+
+
+def _exporter(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve ``/metrics`` and poll the cluster as ``admin`` until stopped."""
+    import asyncio  # noqa: PLC0415 - only this command runs a loop here
+
+    from prometheus_client import start_http_server  # noqa: PLC0415
+
+    home = _home(args, settings)
+    connection = Connection.from_settings(acting_as(settings, ADMIN))
+    metrics = health.HealthMetrics()
+
+    def controller() -> int | None:
+        if not localcluster.is_cluster(home):
+            return None
+        return localcluster.status(home, probe=False).leader
+
+    try:
+        server, _thread = start_http_server(args.port, "127.0.0.1", registry=metrics.registry)
+    except OSError as exc:
+        msg = f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror}"
+        raise CliError(msg) from exc
+    progress(f"Kafka health metrics on http://127.0.0.1:{args.port}/metrics")
+    try:
+        asyncio.run(
+            health.serve(connection, metrics, interval_s=args.interval, controller=controller)
+        )
+    finally:
+        server.shutdown()
     return EXIT_OK
