@@ -28,6 +28,11 @@ ALERTS = {
     "ImxGateway5xxRateHigh",
     "ImxOutboxReportWaiting",
     "ImxOutboxDown",
+    "ImxKafkaBrokerLost",
+    "ImxKafkaUnderReplicatedPartitions",
+    "ImxKafkaOfflinePartitions",
+    "ImxKafkaUnreachable",
+    "ImxConsumerLagGrowing",
 }
 # A test case: `exp_alerts: []` stays quiet, `exp_alerts:` followed by a list item fires.
 CASE = re.compile(r"alertname:[ \t]*(\w+)[ \t]*\n[ \t]*exp_alerts:[ \t]*(\[\]|\n[ \t]*-)")
@@ -53,6 +58,7 @@ def test_config_is_valid_and_loads_the_rules() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "imx.rules.yml" in result.stdout
     assert "gateway.rules.yml" in result.stdout
+    assert "cluster.rules.yml" in result.stdout
 
 
 def test_rule_unit_tests_pass() -> None:
@@ -89,6 +95,17 @@ def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
         ("ImxGateway5xxRateHigh", "for: 10m", "for: 0m", "gateway.rules.yml"),
         ("ImxOutboxReportWaiting", "> 900\n", "> 1800\n", "outbox.rules.yml"),
         ("ImxOutboxDown", "== 0\n        for: 5m", "== 0\n        for: 1m", "outbox.rules.yml"),
+        ("ImxKafkaBrokerLost", '"}\n        for: 1m', '"}\n        for: 0m', "cluster.rules.yml"),
+        ("ImxKafkaUnderReplicatedPartitions", "for: 2m", "for: 1m", "cluster.rules.yml"),
+        ("ImxKafkaOfflinePartitions", "for: 30s", "for: 0s", "cluster.rules.yml"),
+        (
+            "ImxKafkaUnreachable",
+            "== 0\n        for: 1m",
+            "== 0\n        for: 0m",
+            "cluster.rules.yml",
+        ),
+        ("ImxConsumerLagGrowing", "> 1000\n", "> 10000\n", "cluster.rules.yml"),
+        ("ImxConsumerLagGrowing", "[10m]) > 0", "[10m]) > -1e9", "cluster.rules.yml"),
     ],
 )
 def test_a_changed_rule_fails_its_tests(

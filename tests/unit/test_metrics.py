@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from imx.gateway.metrics import GatewayMetrics
+from imx.kafka.health import HealthMetrics
 from imx.metrics import AGE_BUCKETS, LATENCY_BUCKETS, STAGE_BUCKETS, Metrics
 from imx.outbox.metrics import OutboxMetrics
 from imx.registry import load_registry
@@ -282,11 +283,13 @@ def test_every_metric_name_in_rules_and_dashboards_exists() -> None:
         | _series_names(faust)
         | _series_names(gateway)
         | _series_names(outbox)
+        | _series_names(HealthMetrics().registry)
     )
     used = _used_names()
     assert {n for n in used if n.startswith("imx_")}, "no imx_ names found: the pattern is broken"
     assert {n for n in used if n.startswith("imx_gateway_")}, "the gateway's names are not read"
     assert {n for n in used if n.startswith("imx_outbox_")}, "the outbox's names are not read"
+    assert {n for n in used if n.startswith("imx_kafka_")}, "the exporter's names are not read"
     assert used <= exposed, sorted(used - exposed)
 
 
