@@ -33,6 +33,8 @@ from imx.kafka.connection import Connection, started
 from imx.signals import stop_on_signals
 
 POLL_INTERVAL_S = 5.0
+#: A broker that does not answer a group request within this is skipped for the poll.
+CALL_TIMEOUT_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -155,23 +157,42 @@ async def poll(
     timeout_s: float,
     controller: Callable[[], int | None] = lambda: None,
 ) -> Health:
-    """One poll of the cluster as the connection's principal (admin: it sees every group)."""
+    """One poll of the cluster as the connection's principal (admin: it sees every group).
+
+    The metadata must answer; the groups are asked broker by broker and group by group, each
+    within ``CALL_TIMEOUT_S``, so a broker that is down or hung costs the poll the lag of the
+    groups it coordinates, never the brokers' and partitions' figures.
+    """
     admin = connection.admin(request_timeout_ms=int(timeout_s * 1000))
     async with started(admin, timeout_s), asyncio.timeout(timeout_s):
         cluster = await admin.describe_cluster()
         topics = await admin.describe_topics()
-        groups = [g[0] for g in await admin.list_consumer_groups()]
+        brokers = [b["node_id"] for b in cluster.get("brokers") or ()]
+        groups: set[str] = set()
+        for broker in brokers:
+            with contextlib.suppress(Exception):
+                listed = await asyncio.wait_for(
+                    admin.list_consumer_groups([broker]), CALL_TIMEOUT_S
+                )
+                groups.update(g[0] for g in listed)
         committed: dict[str, dict[TopicPartition, int]] = {}
-        for group in groups:
-            offsets = await admin.list_consumer_group_offsets(group)
-            committed[group] = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+        for group in sorted(groups):
+            with contextlib.suppress(Exception):
+                offsets = await asyncio.wait_for(
+                    admin.list_consumer_group_offsets(group), CALL_TIMEOUT_S
+                )
+                committed[group] = {
+                    tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0
+                }
     partitions = partitions_of(topics)
     wanted = sorted({tp for offsets in committed.values() for tp in offsets})
-    ends = await _ends(connection, wanted, timeout_s) if wanted else {}
-    brokers = [b["node_id"] for b in cluster.get("brokers") or ()]
+    ends: dict[TopicPartition, int] = {}
+    if wanted:
+        with contextlib.suppress(Exception):
+            ends = await _ends(connection, wanted, timeout_s)
     leader = controller()
     controller_id = leader if leader is not None else int(cluster.get("controller_id", -1))
-    lag = {group: group_lag(offsets, ends) for group, offsets in committed.items()}
+    lag = {group: group_lag(offsets, ends) for group, offsets in committed.items() if ends}
     return health_of(brokers, partitions, controller_id, lag)
 
 
