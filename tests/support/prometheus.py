@@ -26,6 +26,7 @@ from imx.kafka.localbroker import free_port
 
 JOB = "imx-worker"  # the job name deploy/prometheus/prometheus.yml uses, which the rules expect
 GATEWAY_JOB = "imx-gateway"  # the same for the gateways
+KAFKA_JOB = "imx-kafka"  # and for the Kafka health exporter
 READY_TIMEOUT_S = 30.0
 STOP_GRACE_S = 10.0
 
@@ -67,6 +68,11 @@ class PrometheusServer:
         """Every loaded rule as Prometheus parsed it: name, query, type, health, labels..."""
         groups = self._get("/api/v1/rules")["data"]["groups"]
         return [rule for group in groups for rule in group["rules"]]
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Every alert pending or firing now: labels (with ``alertname``), state, value."""
+        found: list[dict[str, Any]] = self._get("/api/v1/alerts")["data"]["alerts"]
+        return found
 
     def scrapes(self) -> int:
         """How many scrapes of the workers are stored so far."""
@@ -121,11 +127,15 @@ def write_config(
     rule_files: Sequence[Path],
     interval_s: float,
     gateways: Sequence[str] = (),
+    *,
+    kafka: Sequence[str] = (),
 ) -> Path:
     every = f"{round(interval_s * 1000)}ms"  # Prometheus durations are integers with a unit
     jobs = [{"job_name": JOB, "static_configs": [{"targets": list(targets)}]}]
     if gateways:
         jobs.append({"job_name": GATEWAY_JOB, "static_configs": [{"targets": list(gateways)}]})
+    if kafka:
+        jobs.append({"job_name": KAFKA_JOB, "static_configs": [{"targets": list(kafka)}]})
     config = {
         "global": {
             "scrape_interval": every,
@@ -147,11 +157,13 @@ def running_prometheus(
     rule_files: Sequence[Path] = (),
     interval_s: float = 1.0,
     gateways: Sequence[str] = (),
+    *,
+    kafka: Sequence[str] = (),
 ) -> Iterator[PrometheusServer]:
-    """A ready server scraping ``targets`` (host:port) as job ``imx-worker`` and ``gateways``
-    as job ``imx-gateway``; stopped on exit."""
+    """A ready server scraping ``targets`` (host:port) as job ``imx-worker``, ``gateways``
+    as job ``imx-gateway`` and ``kafka`` (health exporters) as ``imx-kafka``; stopped on exit."""
     workdir.mkdir(parents=True, exist_ok=True)
-    config = write_config(workdir, targets, rule_files, interval_s, gateways)
+    config = write_config(workdir, targets, rule_files, interval_s, gateways, kafka=kafka)
     port = free_port()
     log = workdir / "prometheus.log"
     with log.open("wb") as handle:
