@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from imx.kafka.connection import Connection, started
@@ -35,6 +36,9 @@ from imx.signals import stop_on_signals
 POLL_INTERVAL_S = 5.0
 #: A broker that does not answer a group request within this is skipped for the poll.
 CALL_TIMEOUT_S = 3.0
+METADATA_ATTEMPTS = 6
+#: A whole poll, however many brokers are down; past it the poll counts as failed.
+POLL_TIMEOUT_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -165,8 +169,7 @@ async def poll(
     """
     admin = connection.admin(request_timeout_ms=int(timeout_s * 1000))
     async with started(admin, timeout_s), asyncio.timeout(timeout_s):
-        cluster = await admin.describe_cluster()
-        topics = await admin.describe_topics()
+        cluster, topics = await _metadata(admin)
         brokers = [b["node_id"] for b in cluster.get("brokers") or ()]
         groups: set[str] = set()
         for broker in brokers:
@@ -196,6 +199,21 @@ async def poll(
     return health_of(brokers, partitions, controller_id, lag)
 
 
+async def _metadata(admin: Any) -> tuple[dict[str, Any], list[Any]]:
+    """The cluster and its topics. aiokafka's admin asks a random known broker: a dead one
+    fails at once (NodeNotReadyError), a hung one never answers (cut at ``CALL_TIMEOUT_S``),
+    so another is tried, up to ``METADATA_ATTEMPTS`` times."""
+    for attempt in range(METADATA_ATTEMPTS):
+        try:
+            async with asyncio.timeout(CALL_TIMEOUT_S):
+                return await admin.describe_cluster(), await admin.describe_topics()
+        except (KafkaError, TimeoutError):
+            if attempt == METADATA_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.2)
+    raise AssertionError  # pragma: no cover - the loop returns or raises
+
+
 async def _ends(
     connection: Connection, partitions: list[TopicPartition], timeout_s: float
 ) -> dict[TopicPartition, int]:
@@ -218,7 +236,7 @@ async def serve(
         while not stop.is_set():
             began = time.monotonic()
             try:
-                health = await poll(connection, max(interval_s, 5.0), controller)
+                health = await poll(connection, POLL_TIMEOUT_S, controller)
             except Exception:  # noqa: BLE001 - a broker down must not stop the exporter
                 metrics.poll_failed()
                 on_poll(None)
