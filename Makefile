@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBIAN_PACKAGES := kcat prometheus maven openjdk-17-jdk-headless chromium
 
-.PHONY: help setup run bench test test-unit test-integration test-e2e lint fmt schemas-check kafka-up kafka-down clean map-data screenshots
+.PHONY: help setup run bench test test-unit test-integration test-e2e test-drills lint fmt schemas-check kafka-up kafka-down clean map-data screenshots
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ test-unit: setup ## unit tests only (no broker)
 
 test-integration: setup ## integration and e2e tests (real broker)
 	$(BIN)/pytest -m "integration or e2e"
+
+test-drills: setup ## the fault drills on a three-node cluster of their own (~6 min; docs/operations.md)
+	$(BIN)/pytest tests/e2e/test_cluster_drills.py -x
 
 lint: setup ## ruff check, ruff format --check and mypy --strict; changes nothing
 	$(BIN)/ruff check --no-fix services tests examples
