@@ -48,6 +48,15 @@ async def provision(
         s for version in (current, *released_schemas(schemas_dir)) for s in version.written()
     ]
     store = SchemaStore(connection, topology.schemas, current)
-    async with started(connection.producer(), timeout_s) as producer:
-        written = await asyncio.wait_for(store.ensure_published(producer, schemas), timeout_s)
+    async with started(connection.producer(), timeout_s) as producer, asyncio.timeout(timeout_s):
+        while True:
+            try:
+                written = await store.ensure_published(producer, schemas)
+                break
+            except LookupError:
+                # On a cluster a topic just created reaches the brokers' metadata one by one:
+                # the one asked may not know the schema topic yet.
+                if topology.schemas not in result.created:
+                    raise
+                await asyncio.sleep(0.2)
     return Provisioned(result, len(written))
