@@ -32,6 +32,7 @@ from pydantic import SecretStr
 from imx import processes
 from imx.kafka.connection import Connection, started
 from imx.kafka.localbroker import free_port
+from imx.kafka.reading import read_to_end
 from imx.kafka.topology import Topology
 from imx.registry import load_registry
 from imx.security.principals import ADMIN, WORKER
@@ -187,10 +188,27 @@ def _resend_refused(run: Run, stream: Stream, reports: list[dict[str, Any]]) -> 
     return len(refused)
 
 
-def _assert_acknowledged_delivered(stream: Stream, outputs: Outputs) -> None:
+def _assert_acknowledged_delivered(run: Run, stream: Stream, outputs: Outputs) -> None:
     acked = {s.event_id for s in stream.acked}
     lost = acked - set(delivered_times(outputs))
-    assert not lost, f"{len(lost)} acknowledged report(s) lost"
+    if lost:  # say where they stopped: never in the log, or in the log and not processed
+        logged = asyncio.run(_ingress_event_ids(run))
+        pytest.fail(
+            f"{len(lost)} acknowledged report(s) not delivered, {len(lost & logged)} of them "
+            "on their ingress topics (the pipeline stalled), "
+            f"{len(lost - logged)} nowhere (lost by the cluster)"
+        )
+
+
+async def _ingress_event_ids(run: Run) -> set[str]:
+    """The keys (event ids) of every record on the run's ingress topics."""
+    topics = [run.topology.ingress(u) for u in run.topology.unit_ids]
+    found: set[str] = set()
+    for topic in topics:
+        for record in await read_to_end(run.connection, topic):
+            if record.key:
+                found.add(record.key.decode())
+    return found
 
 
 def _assert_exactly_once(outputs: Outputs, reports: list[dict[str, Any]]) -> None:
@@ -297,7 +315,7 @@ def test_the_leader_of_the_busiest_partition_killed_and_back_20_s_later(
         healed_s = cluster.heal()
         stream.join(90)
         outputs = run.collect([*warm, *reports])
-    _assert_acknowledged_delivered(stream, outputs)
+    _assert_acknowledged_delivered(run, stream, outputs)
     assert not stream.failed, f"sends refused with one broker of three lost: {stream.failed[:3]}"
     _assert_exactly_once(outputs, [*warm, *reports])
     _assert_pairs_met(outputs, first, second)
@@ -333,6 +351,7 @@ def test_a_broker_stopped_30_s_then_continued(
         stream = Stream(run.connection, run.topology, reports, rate_per_s=8).start()
         time.sleep(3.0)
         victim = cluster.leader_of(run.topology.accepted)
+        controller = cluster.status().leader
         pid = cluster.status().nodes[victim - 1].pid
         assert pid is not None
         stopped_at = time.time()
@@ -347,12 +366,13 @@ def test_a_broker_stopped_30_s_then_continued(
         stream.join(120)
         refused = _resend_refused(run, stream, reports)
         outputs = run.collect([*warm, *reports])
-    _assert_acknowledged_delivered(stream, outputs)
+    _assert_acknowledged_delivered(run, stream, outputs)
     _assert_exactly_once(outputs, [*warm, *reports])
     _assert_pairs_met(outputs, first, second)
     delivered = delivered_times(outputs)
     figures["broker_stopped_30s"] = {
         "node": victim,
+        "controller_at_stop": controller,
         "reports": len(reports),
         "in_flight_at_stop": in_flight(stream, delivered, stopped_at),
         "deliveries_resumed_after_s": round(resumed_after(delivered, stopped_at), 1),
@@ -396,7 +416,7 @@ def test_two_of_three_brokers_lost_blocks_or_refuses_and_loses_nothing_acknowled
         cluster.start(lost[1])
         healed_s = cluster.heal()
     delivered = delivered_times(outputs)
-    _assert_acknowledged_delivered(stream, outputs)
+    _assert_acknowledged_delivered(run, stream, outputs)
     _assert_exactly_once(outputs, [*warm, *reports])
     _assert_pairs_met(outputs, first, second)
     # With one broker of three, nothing may be acknowledged: two in-sync replicas are needed.
