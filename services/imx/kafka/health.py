@@ -35,8 +35,8 @@ from imx.signals import stop_on_signals
 
 POLL_INTERVAL_S = 5.0
 #: A broker that does not answer a group request within this is skipped for the poll.
-CALL_TIMEOUT_S = 3.0
-METADATA_ATTEMPTS = 6
+CALL_TIMEOUT_S = 5.0
+ATTEMPTS = 8
 #: A whole poll, however many brokers are down; past it the poll counts as failed.
 POLL_TIMEOUT_S = 20.0
 
@@ -163,55 +163,54 @@ async def poll(
 ) -> Health:
     """One poll of the cluster as the connection's principal (admin: it sees every group).
 
-    The metadata must answer; the groups are asked broker by broker and group by group, each
-    within ``CALL_TIMEOUT_S``, so a broker that is down or hung costs the poll the lag of the
-    groups it coordinates, never the brokers' and partitions' figures.
+    aiokafka's admin asks a random broker of the metadata it has, for its API versions when it
+    starts and for the metadata after: one that is dead but not yet fenced fails at once
+    (NodeNotReadyError), a hung one never answers (cut at ``CALL_TIMEOUT_S``). So the poll is
+    tried again, up to ``ATTEMPTS`` times within ``timeout_s``: it answers while any broker does.
     """
-    admin = connection.admin(request_timeout_ms=int(timeout_s * 1000))
-    async with started(admin, timeout_s), asyncio.timeout(timeout_s):
-        cluster, topics = await _metadata(admin)
-        brokers = [b["node_id"] for b in cluster.get("brokers") or ()]
-        groups: set[str] = set()
-        for broker in brokers:
-            with contextlib.suppress(Exception):
-                listed = await asyncio.wait_for(
-                    admin.list_consumer_groups([broker]), CALL_TIMEOUT_S
-                )
-                groups.update(g[0] for g in listed)
-        committed: dict[str, dict[TopicPartition, int]] = {}
-        for group in sorted(groups):
-            with contextlib.suppress(Exception):
-                offsets = await asyncio.wait_for(
-                    admin.list_consumer_group_offsets(group), CALL_TIMEOUT_S
-                )
-                committed[group] = {
-                    tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0
-                }
-    partitions = partitions_of(topics)
+    async with asyncio.timeout(timeout_s):
+        for attempt in range(ATTEMPTS):
+            admin = connection.admin(request_timeout_ms=int(CALL_TIMEOUT_S * 1000))
+            try:
+                async with started(admin, CALL_TIMEOUT_S):
+                    return await _poll_once(connection, admin, controller)
+            except (KafkaError, TimeoutError):
+                if attempt == ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.2)
+    raise AssertionError  # pragma: no cover - the loop returns or raises
+
+
+async def _poll_once(
+    connection: Connection, admin: Any, controller: Callable[[], int | None]
+) -> Health:
+    """The metadata must answer; the groups are asked broker by broker and group by group,
+    each within ``CALL_TIMEOUT_S``, so a broker down costs the poll only its groups' lag."""
+    async with asyncio.timeout(CALL_TIMEOUT_S):
+        cluster = await admin.describe_cluster()
+        topics = await admin.describe_topics()
+    brokers = [b["node_id"] for b in cluster.get("brokers") or ()]
+    groups: set[str] = set()
+    for broker in brokers:
+        with contextlib.suppress(Exception):
+            listed = await asyncio.wait_for(admin.list_consumer_groups([broker]), CALL_TIMEOUT_S)
+            groups.update(g[0] for g in listed)
+    committed: dict[str, dict[TopicPartition, int]] = {}
+    for group in sorted(groups):
+        with contextlib.suppress(Exception):
+            offsets = await asyncio.wait_for(
+                admin.list_consumer_group_offsets(group), CALL_TIMEOUT_S
+            )
+            committed[group] = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
     wanted = sorted({tp for offsets in committed.values() for tp in offsets})
     ends: dict[TopicPartition, int] = {}
     if wanted:
         with contextlib.suppress(Exception):
-            ends = await _ends(connection, wanted, timeout_s)
+            ends = await _ends(connection, wanted, CALL_TIMEOUT_S)
     leader = controller()
     controller_id = leader if leader is not None else int(cluster.get("controller_id", -1))
     lag = {group: group_lag(offsets, ends) for group, offsets in committed.items() if ends}
-    return health_of(brokers, partitions, controller_id, lag)
-
-
-async def _metadata(admin: Any) -> tuple[dict[str, Any], list[Any]]:
-    """The cluster and its topics. aiokafka's admin asks a random known broker: a dead one
-    fails at once (NodeNotReadyError), a hung one never answers (cut at ``CALL_TIMEOUT_S``),
-    so another is tried, up to ``METADATA_ATTEMPTS`` times."""
-    for attempt in range(METADATA_ATTEMPTS):
-        try:
-            async with asyncio.timeout(CALL_TIMEOUT_S):
-                return await admin.describe_cluster(), await admin.describe_topics()
-        except (KafkaError, TimeoutError):
-            if attempt == METADATA_ATTEMPTS - 1:
-                raise
-            await asyncio.sleep(0.2)
-    raise AssertionError  # pragma: no cover - the loop returns or raises
+    return health_of(brokers, partitions_of(topics), controller_id, lag)
 
 
 async def _ends(
