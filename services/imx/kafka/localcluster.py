@@ -31,7 +31,8 @@ from imx.kafka.localbroker import BrokerHome, LocalKafkaError, Security
 Progress = Callable[[str], None]
 
 NODES = 3
-#: Measured: 334-357 MiB resident per node at rest, under a 384 MiB heap (docs/operations.md).
+#: Measured: 343-357 MiB resident per node at rest, 444-553 MiB after the drills
+#: (docs/operations.md).
 CLUSTER_HEAP = "-Xmx384m"
 READY_TIMEOUT_S = 120.0
 
