@@ -109,3 +109,10 @@ def test_replication_fits_the_cluster_unless_set() -> None:
         ["u1"],
     )
     assert pinned.fitted(3).replication == 1
+
+
+def test_a_cluster_folder_is_never_started_as_one_broker(tmp_path: Path) -> None:
+    nodes = localcluster.plan(9092, 3, iter(range(40000, 40010)).__next__)
+    localcluster.ClusterHome(tmp_path).write(localcluster.Cluster(nodes, "abc", None))
+    with pytest.raises(localbroker.LocalKafkaError, match="holds a cluster"):
+        localbroker.up(tmp_path, 9092, tmp_path / "jars", lambda _m: None)

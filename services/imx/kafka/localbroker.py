@@ -34,6 +34,8 @@ MIN_JAVA = 17
 HEAP = "-Xmx512m"
 READY_TIMEOUT_S = 90.0
 STOP_GRACE_S = 30.0
+#: What marks a folder as a local cluster's (``imx.kafka.localcluster``), never one broker's.
+CLUSTER_MANIFEST = "cluster.json"
 
 Progress = Callable[[str], None]
 
@@ -504,6 +506,9 @@ def up(
     """
     home = BrokerHome(root)
     security = Security(secrets)
+    if (root / CLUSTER_MANIFEST).exists():
+        msg = f"{root} holds a cluster of nodes: start it with 'imx kafka up --brokers 3'"
+        raise LocalKafkaError(msg)
     if secrets is not None:
         try:
             SecretsDir(secrets).check()

@@ -81,7 +81,7 @@ class ClusterHome:
 
     @property
     def manifest(self) -> Path:
-        return self.root / "cluster.json"
+        return self.root / localbroker.CLUSTER_MANIFEST
 
     def node_home(self, node_id: int) -> BrokerHome:
         return BrokerHome(self.root / f"node-{node_id}")
