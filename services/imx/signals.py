@@ -2,8 +2,8 @@
 
 Two layers: while the asyncio loop of a job runs, ``stop_on_signals`` turns each into setting a
 stop event; outside it (starting the broker, the worker, the final summary),
-``interrupt_on_signals`` turns SIGTERM and SIGHUP into KeyboardInterrupt, as Ctrl-C already is,
-so the job's ``finally`` stops what it started instead of the process dying with it running.
+``interrupt_on_signals`` turns SIGINT, SIGTERM and SIGHUP into KeyboardInterrupt, so the job's
+``finally`` stops what it started instead of the process dying with it running.
 SIGHUP is a stop request too: the terminal went away, not the reason to leave a JVM behind.
 """
 
@@ -58,8 +58,14 @@ def _handled(numbers: tuple[signal.Signals, ...], handler: Handler) -> Iterator[
 
 
 def interrupt_on_signals() -> contextlib.AbstractContextManager[None]:
-    """SIGTERM and SIGHUP raise KeyboardInterrupt while inside, as SIGINT does."""
-    return _handled((signal.SIGTERM, signal.SIGHUP), _interrupt)
+    """SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt while inside.
+
+    SIGINT too, although Python's own handler does the same: a process started from a script's
+    background job inherits SIGINT *ignored* (POSIX shells do that without job control), and
+    Python then installs no handler, so a Ctrl-C-style stop request sent to ``imx run`` before
+    its loop's own handlers were up was silently dropped and the run went on.
+    """
+    return _handled(STOP_SIGNALS, _interrupt)
 
 
 def ignoring_stop_signals() -> contextlib.AbstractContextManager[None]:

@@ -58,8 +58,14 @@ def _read_until(fd: int, marker: str, timeout_s: float) -> str:
 
 
 @contextlib.contextmanager
-def _run(home: Path, *, terminal: bool) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """``imx run`` writing to a pipe (or a terminal) that the test reads; yields (process, fd)."""
+def _run(
+    home: Path, *, terminal: bool, sigint: signal.Handlers = signal.SIG_DFL
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """``imx run`` writing to a pipe (or a terminal) that the test reads; yields (process, fd).
+
+    ``sigint``: the SIGINT disposition it inherits, whatever the test runner's own is; a shell
+    script's background job hands SIGINT on ignored (``SIG_IGN``).
+    """
     if terminal:
         reader, writer = pty.openpty()
     else:
@@ -71,6 +77,7 @@ def _run(home: Path, *, terminal: bool) -> Iterator[tuple[subprocess.Popen[bytes
         stdout=writer,
         stderr=writer,
         start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),  # noqa: PLW1509 - no threads in the child yet
     )
     os.close(writer)
     try:
@@ -117,16 +124,21 @@ def _terminal_gone(process: subprocess.Popen[bytes], fd: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("stop", "terminal"),
+    ("stop", "terminal", "sigint"),
     [
-        pytest.param(_ctrl_c_after_the_pipe_closed, False, id="ctrl-c-pipe-closed"),
-        pytest.param(_ctrl_c_twice, False, id="ctrl-c-twice"),
-        pytest.param(_terminal_gone, True, id="sighup-terminal-gone"),
+        pytest.param(_ctrl_c_after_the_pipe_closed, False, signal.SIG_DFL, id="ctrl-c-pipe-closed"),
+        pytest.param(_ctrl_c_twice, False, signal.SIG_DFL, id="ctrl-c-twice"),
+        pytest.param(_terminal_gone, True, signal.SIG_DFL, id="sighup-terminal-gone"),
+        # Started from a script's background job: SIGINT arrives ignored, and a stop request
+        # sent before the live view's loop was up used to be dropped (the run went on).
+        pytest.param(_ctrl_c_twice, False, signal.SIG_IGN, id="sigint-from-a-background-job"),
     ],
 )
-def test_a_running_job_stops_everything(tmp_path: Path, stop: Stop, *, terminal: bool) -> None:
+def test_a_running_job_stops_everything(
+    tmp_path: Path, stop: Stop, *, terminal: bool, sigint: signal.Handlers
+) -> None:
     home = tmp_path / "home"
-    with _run(home, terminal=terminal) as (process, fd):
+    with _run(home, terminal=terminal, sigint=sigint) as (process, fd):
         _read_until(fd, READY, 150)
         stop(process, fd)
         _stopped_cleanly(process, home)
