@@ -431,6 +431,6 @@ def run(settings: Settings, plan: GatewayPlan, progress: processes.Progress) -> 
         gateway_peak_rss_bytes=rss,
         seed=plan.seed,
         kafka_version=localbroker.kafka_version(),
-        security="PLAINTEXT" if plan.insecure else "SASL_SSL",
+        security=exchange.admin.security_protocol,
         git_commit=git_commit(),
     )

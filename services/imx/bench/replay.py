@@ -24,9 +24,10 @@ from imx import processes
 from imx.bench.outputs import Written, cpu_seconds, peak_rss_bytes, rss_bytes, span
 from imx.bench.phases import delivered, processed, scrape
 from imx.bench.report import figures_table, git_commit, json_line, provenance_rows
-from imx.bench.runner import Exchange, start_exchange
+from imx.bench.runner import start_exchange
 from imx.bench.workload import preload
 from imx.kafka import localbroker
+from imx.kafka.connection import Connection
 from imx.registry import load_registry
 from imx.schema.loader import load_schemas
 from imx.scrape import Sample
@@ -211,7 +212,7 @@ def run_replay(settings: Settings, plan: ReplayPlan, progress: processes.Progres
             peak = peak_rss_bytes(worker.process.pid)
             deliveries = delivered(sample)
             outputs = [*(topology.feed(u) for u in topology.unit_ids), topology.audit]
-            found = _outputs_present(exchange, outputs, 2 * deliveries)
+            found = _outputs_present(exchange.admin, outputs, 2 * deliveries)
             progress("stopping the worker")
             worker.stop()
         finally:
@@ -284,12 +285,12 @@ def _follow(
         time.sleep(SAMPLE_S if points else 0.5)
 
 
-def _outputs_present(exchange: Exchange, outputs: list[str], expected: int) -> Written:
+def _outputs_present(admin: Connection, outputs: list[str], expected: int) -> Written:
     """The output records' count and span once all ``expected`` are on the broker."""
     deadline = time.monotonic() + DRAIN_S
     found = Written(0, 0, 0)
     while time.monotonic() < deadline:
-        found = asyncio.run(span(exchange.admin, outputs))
+        found = asyncio.run(span(admin, outputs))
         if found.count >= expected:
             return found
         time.sleep(1.0)
