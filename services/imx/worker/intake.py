@@ -3,10 +3,11 @@
 The intake is stateless, so it needs none of faust's machinery, and faust-streaming 0.15.3's
 stream consumer was measured to skip records after kill -9: on restart it resumes partitions
 before seeking them to the committed offsets, treats the jump as a gap and commits past records
-it never processed (docs/decisions.md, section 3). Here the order is plain: read a batch,
-screen every record, wait until every output is acknowledged by the broker, then commit the
-batch's offsets. A crash anywhere replays the batch; the core drops the copies as exact
-duplicates.
+it never processed (docs/decisions.md, section 3). Here the order is plain: read a batch, let
+the alignment (``imx.worker.alignment``) say which records may go in which order, screen them,
+wait until every output is acknowledged by the broker, then commit, per partition, the offset
+after the last record sent. Records read but held back are not committed, so a crash anywhere
+replays them with the batch; the core drops the copies as exact duplicates.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, RebalanceInProgressError
 
 from imx.kafka.connection import Connection
@@ -29,6 +31,7 @@ from imx.pipeline.screen import Rejection, screen
 from imx.registry import Registry
 from imx.schema.codec import WriterLookup
 from imx.schema.loader import SchemaSet
+from imx.worker.alignment import Aligner, Plan, Progress
 from imx.worker.emissions import Emission
 from imx.worker.headers import Origin, accepted_headers, dlq_headers, header_list
 
@@ -37,6 +40,9 @@ log = structlog.get_logger(__name__)
 BATCH = 500
 #: How often the intake measures its backlog (``imx_consumer_lag_records{stage="intake"}``).
 BACKLOG_EVERY_S = 1.0
+#: How long reading the partitions' positions may take: a position is known once a partition
+#: has been fetched, so this only bounds a partition being reset meanwhile.
+PROGRESS_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -126,43 +132,55 @@ class IntakeLoop:
         producer = w.connection.producer()
         await producer.start()
         await consumer.start()
+        aligner: Aligner[Any, Any] = Aligner()
         measured = 0.0
         try:
             while True:
                 if time.monotonic() - measured >= BACKLOG_EVERY_S:  # the last batch is done
                     measured = time.monotonic()
-                    await self._measure_backlog(consumer)
+                    await self._measure_backlog(consumer, aligner.held)
                 batch = await consumer.getmany(timeout_ms=200, max_records=BATCH)
-                if not batch:
-                    continue
-                pending = [
-                    await self._screen(producer, record)
-                    for records in batch.values()
-                    for record in records
-                ]
-                await asyncio.gather(*pending)  # every output acknowledged before the commit
-                offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
+                # Taken at once, before any wait: a record returned is held until forwarded.
+                aligner.add(batch, now=time.monotonic(), wall_ms=_ms(w.clock()))
                 try:
-                    await consumer.commit(offsets)
-                except (CommitFailedError, RebalanceInProgressError):
-                    # The partitions moved; their new owner re-screens this batch.
-                    log.info("intake commit lost to a rebalance", partitions=len(offsets))
+                    progress = await asyncio.wait_for(_progress(consumer), PROGRESS_TIMEOUT_S)
+                except TimeoutError:
+                    log.warning("intake positions unknown; holding the batch")
+                    continue
+                plan = aligner.plan(progress, consumer.paused(), now=time.monotonic())
+                _flow(consumer, plan)
+                for start in range(0, len(plan.records), BATCH):
+                    await self._forward(consumer, producer, plan.records[start : start + BATCH])
         finally:
             await consumer.stop()
             await producer.stop()
 
-    async def _measure_backlog(self, consumer: Any) -> None:
-        """Ingress records not yet returned to this loop, over the partitions it holds.
+    async def _forward(self, consumer: Any, producer: Any, records: list[Any]) -> None:
+        """Screen and send ``records`` in order; commit after every output is acknowledged."""
+        pending = [await self._screen(producer, record) for record in records]
+        await asyncio.gather(*pending)  # every output acknowledged before the commit
+        # Each partition's records here follow the last ones forwarded from it, so the offset
+        # after its last one here never passes a record not forwarded.
+        offsets = {}
+        for record in records:
+            offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, RebalanceInProgressError):
+            # The partitions moved; their new owner re-screens these records.
+            log.info("intake commit lost to a rebalance", partitions=len(offsets))
+
+    async def _measure_backlog(self, consumer: Any, held: int = 0) -> None:
+        """Ingress records not yet forwarded by this loop, over the partitions it holds.
 
         Per partition the last stable offset (the highwater without open transactions) minus
-        the position; a partition not fetched yet has neither and is left out.
+        the position; a partition not fetched yet has neither and is left out. ``held``: records
+        read and held back by the alignment.
         """
-        records = 0
+        records = held
         try:
             for tp in consumer.assignment():
-                end = consumer.last_stable_offset(tp)
-                if end is None or end < 0:
-                    end = consumer.highwater(tp)
+                end = _end(consumer, tp)
                 if end is not None:
                     records += max(end - await consumer.position(tp), 0)
         except (AssertionError, IllegalStateError):
@@ -197,3 +215,44 @@ class IntakeLoop:
         )
         w.metrics.stage_took("intake", time.perf_counter() - started)
         return future
+
+
+def _end(consumer: Any, tp: Any) -> int | None:
+    """The offset a partition can be read to: its last stable offset, else its highwater.
+
+    read_uncommitted answers -1 for the former; both are None before the first fetch.
+    """
+    end: int | None = consumer.last_stable_offset(tp)
+    if end is None or end < 0:
+        end = consumer.highwater(tp)
+    return end
+
+
+async def _progress(consumer: Any) -> dict[Any, Progress]:
+    """Position and end of every partition assigned; one that moved away meanwhile is left out.
+
+    The position is asked only once the end is known: a partition fetched has a position, so
+    the answer does not wait (a partition not fetched yet would wait for its committed offset).
+    """
+    out: dict[Any, Progress] = {}
+    for tp in consumer.assignment():
+        try:
+            end = _end(consumer, tp)
+            position = None if end is None else await consumer.position(tp)
+        except (AssertionError, IllegalStateError):
+            continue
+        out[tp] = Progress(position, end)
+    return out
+
+
+def _flow(consumer: Any, plan: Plan[Any, Any]) -> None:
+    """Pause and resume as planned, among the partitions still assigned (no wait since)."""
+    assigned = consumer.assignment()
+    if pause := [tp for tp in plan.pause if tp in assigned]:
+        consumer.pause(*pause)
+    if resume := [tp for tp in plan.resume if tp in assigned]:
+        consumer.resume(*resume)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
