@@ -1,8 +1,10 @@
-"""Crash safety and scale-out of the worker, with real processes on a real broker.
+"""Crash safety, scale-out and backlogs of the worker, with real processes on a real broker.
 
 - kill -9 in the middle of a stream, restart: no accepted report is lost, no recipient sees a
   delivery id twice, and state survives (a duplicate after the restart is still recognised).
 - Two workers side by side share the partitions and together produce what one produces.
+- A backlog across ingress topics reaches the core in publish order: an answer to a request
+  for information, published after the request on another unit's topic, is not dead-lettered.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from imx.registry import load_registry
 from imx.settings import Settings
 from tests.support.outputs import Outputs, collect
 from tests.support.produce import publish
+from tests.support.scenario import envelope, inland
 from tests.support.secured import SecuredBroker
 from tests.support.workers import running_worker, start_worker
 from tests.support.workload import paired_workload, workload
@@ -198,3 +202,49 @@ def test_two_workers_share_the_work_and_produce_what_one_produces(
     assert accepted == len(reports)
     assert rejected == 0
     assert sum(received) == accepted + exact
+
+
+#: Reports ahead of the requests on the asking unit's topic. Each is about 3.6 KB (its notes),
+#: so every partition holds more than one fetch (1 MiB) before its request: without aligning
+#: the partitions, the intake reads the answers, a single fetch each, before the requests.
+BACKLOG = 1200
+ASKER = "ps-zajecar"
+ANSWERERS = ("bps-zajecar", "ps-bor", "bps-vrska-cuka")
+
+
+def test_a_backlog_reaches_the_core_in_publish_order_across_ingress_topics(
+    settings: Settings, topology: Topology, pipeline_env: dict[str, str], tmp_path: Path
+) -> None:
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=80)
+    backlog = [
+        inland(ASKER, t0 + timedelta(seconds=3 * n), round(43.0 + 0.05 * (n % 40), 5),
+               round(22.0 + 0.05 * (n // 40), 5), notes=f"{n} " + "x" * 3500)
+        for n in range(BACKLOG)
+    ]  # fmt: skip
+    asked = t0 + timedelta(hours=1)
+    requests = [
+        envelope("RequestForInformation", ASKER, asked, 43.904, 22.285, to_units=[unit],
+                 urgency="URGENT_8H", question=f"Who saw the van, {unit}?")
+        for unit in ANSWERERS
+    ]  # fmt: skip
+    answers = [
+        envelope("RfiResponse", unit, asked + timedelta(minutes=5), 43.9, 22.3,
+                 rfi_id=request["event_id"], answer="a white van, plates unknown")
+        for unit, request in zip(ANSWERERS, requests, strict=True)
+    ]  # fmt: skip
+    # No worker runs yet: everything waits on the ingress topics, as after an outage.
+    asyncio.run(publish(Connection.from_settings(settings), topology, [*backlog, *requests]))
+    time.sleep(0.05)  # the answers come later than the requests, as they do (minutes later)
+    asyncio.run(publish(Connection.from_settings(settings), topology, answers))
+    with running_worker(pipeline_env, tmp_path, "backlog"):
+        outputs = collect(
+            Connection.from_settings(settings),
+            topology,
+            deliveries=0,
+            analysed={r["event_id"] for r in backlog},
+            timeout_s=120,
+        )
+    unknown = [d for d in outputs.dlq if d["code"] == "UNKNOWN_RFI"]
+    assert not unknown, f"{len(unknown)} answers reached the core before their requests"
+    answered = {d["report"]["event_id"] for d in outputs.to(ASKER) if d["rules"] == ["rfi"]}
+    assert answered == {a["event_id"] for a in answers}
