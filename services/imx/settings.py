@@ -94,7 +94,7 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="How often workers commit processed offsets."
     )
     state_cache_entries: int = Field(
-        default=200_000,
+        default=50_000,
         ge=0,
         description="Entries of each of the worker's five state tables kept in memory in front "
         "of RocksDB; it bounds the worker's memory (docs/performance.md, the replay).",

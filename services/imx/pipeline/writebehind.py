@@ -21,7 +21,7 @@ from typing import Any
 #: A key known to be absent from the backing table (deleted here, or looked up and not found).
 _ABSENT = object()
 #: Entries kept in memory after a flush; beyond that the oldest clean ones are dropped.
-DEFAULT_CAPACITY = 200_000
+DEFAULT_CAPACITY = 50_000
 
 
 class WriteBehind(MutableMapping[str, Any]):
@@ -94,6 +94,11 @@ class WriteBehind(MutableMapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._merged())
+
+    @property
+    def in_memory(self) -> int:
+        """Entries held in memory: values, and keys known to be absent."""
+        return len(self._cache)
 
     @property
     def pending(self) -> int:

@@ -34,8 +34,7 @@ from imx.kafka.schemastore import SchemaNotReleasedError, SchemaStore
 from imx.kafka.topology import ACCEPTED_RETENTION_MS, TABLES, Topology, replication_for
 from imx.metrics import Metrics
 from imx.pipeline.core import Core
-from imx.pipeline.state import PipelineState
-from imx.pipeline.writebehind import WriteBehind
+from imx.pipeline.state import PipelineState, cached
 from imx.registry import Registry, load_registry
 from imx.schema.delivery_writer import DeliveryWriter
 from imx.schema.loader import SchemaSet, load_schemas
@@ -182,10 +181,7 @@ def build(settings: Settings, connection: Connection, web_port: int, datadir: Pa
         session_timeout_s=settings.session_timeout_s,
     )).run)  # fmt: skip
     # The core reads and writes state in memory and the tables once per batch (writebehind).
-    state = PipelineState(**{
-        name: WriteBehind(table, capacity=settings.state_cache_entries)
-        for name, table in tables.items()
-    })  # fmt: skip
+    state = PipelineState(**cached(dict(tables), settings.state_cache_entries))
     core = CoreWiring(
         schemas=schemas,
         deliveries=DeliveryWriter(schemas),

@@ -17,6 +17,7 @@ from imx.pipeline.state import (
     CANDIDATE_DAYS,
     ENTITY_RETENTION,
     EVENT_RETENTION,
+    JOURNAL_CACHE_ENTRIES,
     JOURNAL_CHUNK,
     ROW_EVENT_ID,
     ROW_LAT,
@@ -25,9 +26,11 @@ from imx.pipeline.state import (
     ROW_UNIT,
     EventSummary,
     PipelineState,
+    cached,
     candidate_to_json,
     to_ms,
 )
+from imx.pipeline.writebehind import WriteBehind
 
 from .conftest import T0, Build
 from .scenario import PRESEVO, Run, eid, fresh_state, make, table_sizes
@@ -327,3 +330,18 @@ def test_row_positions_read_before_decoding_match_the_stored_row() -> None:
     assert row[ROW_OCCURRED_MS] == to_ms(stored.occurred_at)
     assert row[ROW_LAT] == stored.lat
     assert row[ROW_PERSONS] == stored.persons
+
+
+def test_the_journal_keeps_few_values_in_memory_the_other_tables_as_many_as_asked() -> None:
+    # A journal chunk is read again only when its day expires; cached like the rest, the
+    # chunks kept every key of the retention in memory.
+    tables = cached({name: {} for name in ("events", "journal", "meta")}, 5_000)
+    in_memory = {}
+    for name, table in tables.items():
+        assert isinstance(table, WriteBehind)
+        for n in range(5_000):
+            table[f"k{n}"] = [n]
+        table.flush()
+        in_memory[name] = table.in_memory
+        assert len(table) == 5_000  # nothing is lost, only not cached
+    assert in_memory == {"events": 5_000, "journal": JOURNAL_CACHE_ENTRIES, "meta": 5_000}
