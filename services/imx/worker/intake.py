@@ -101,6 +101,41 @@ def route(
     return Screened(Emission(topology.accepted, event_id, value or b"", headers), None)
 
 
+class IntakeAlignment:
+    """The alignment applied to one consumer: each batch in, the records to forward out."""
+
+    def __init__(
+        self,
+        consumer: Any,
+        clock: Callable[[], datetime],
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._consumer = consumer
+        self._clock = clock
+        self._monotonic = monotonic
+        self._aligner: Aligner[Any, Any] = Aligner()
+
+    @property
+    def held(self) -> int:
+        """Records read and not forwarded yet."""
+        return self._aligner.held
+
+    async def step(self, batch: dict[Any, list[Any]]) -> list[Any]:
+        """Take a batch from ``getmany``: what may be forwarded now, in order; pauses as planned."""
+        consumer = self._consumer
+        # Taken at once, before any wait: a record returned is held until forwarded.
+        self._aligner.add(batch, now=self._monotonic(), wall_ms=_ms(self._clock()))
+        try:
+            progress = await asyncio.wait_for(_progress(consumer), PROGRESS_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("intake positions unknown; holding the batch")
+            return []
+        plan = self._aligner.plan(progress, consumer.paused(), now=self._monotonic())
+        _flow(consumer, plan)
+        return plan.records
+
+
 class IntakeLoop:
     """Screens every ingress record once or more, never zero times."""
 
@@ -132,25 +167,17 @@ class IntakeLoop:
         producer = w.connection.producer()
         await producer.start()
         await consumer.start()
-        aligner: Aligner[Any, Any] = Aligner()
+        alignment = IntakeAlignment(consumer, w.clock)
         measured = 0.0
         try:
             while True:
                 if time.monotonic() - measured >= BACKLOG_EVERY_S:  # the last batch is done
                     measured = time.monotonic()
-                    await self._measure_backlog(consumer, aligner.held)
+                    await self._measure_backlog(consumer, alignment.held)
                 batch = await consumer.getmany(timeout_ms=200, max_records=BATCH)
-                # Taken at once, before any wait: a record returned is held until forwarded.
-                aligner.add(batch, now=time.monotonic(), wall_ms=_ms(w.clock()))
-                try:
-                    progress = await asyncio.wait_for(_progress(consumer), PROGRESS_TIMEOUT_S)
-                except TimeoutError:
-                    log.warning("intake positions unknown; holding the batch")
-                    continue
-                plan = aligner.plan(progress, consumer.paused(), now=time.monotonic())
-                _flow(consumer, plan)
-                for start in range(0, len(plan.records), BATCH):
-                    await self._forward(consumer, producer, plan.records[start : start + BATCH])
+                records = await alignment.step(batch)
+                for start in range(0, len(records), BATCH):
+                    await self._forward(consumer, producer, records[start : start + BATCH])
         finally:
             await consumer.stop()
             await producer.stop()
