@@ -27,6 +27,7 @@ import heapq
 import math
 from collections import deque
 from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
@@ -111,7 +112,16 @@ class _Partition(Generic[R]):
 
 
 class Aligner(Generic[P, R]):
-    """Records read but not forwarded yet, per partition, and what to forward next."""
+    """Records read but not forwarded yet, per partition, and what to forward next.
+
+    A plan costs in proportion to the partitions that can matter to it: those holding records,
+    paused, or still being read. A partition caught up and holding nothing can neither hold
+    the others back nor be paused, so it is not looked at until a batch or its progress says
+    it moved. The aligner keeps whether each partition is still being read as its progress
+    last said; the caller passes only the progress that changed, and the whole assignment
+    when that may have changed. Live traffic needs no path of its own: with nothing held and
+    every other partition caught up, a plan looks at the one partition just read.
+    """
 
     def __init__(
         self, skew_ms: int = SKEW_MS, hold_max_s: float = HOLD_MAX_S, held_max: int = HELD_MAX
@@ -120,12 +130,21 @@ class Aligner(Generic[P, R]):
         self._hold_max = hold_max_s
         self._held_max = held_max
         self._parts: dict[P, _Partition[R]] = {}
+        # Partitions holding records, in the order they began to (the merge's tie-break).
+        self._holding: dict[P, None] = {}
+        self._reading: set[P] = set()  # last known progress says records may wait
+        self._paused: set[P] = set()  # as the last plan was told
         self._read_at = -math.inf  # when the consumer last returned any record (monotonic s)
 
     @property
     def held(self) -> int:
         """Records read and not forwarded yet (part of the intake's backlog)."""
-        return sum(len(p.held) for p in self._parts.values())
+        return sum(len(self._parts[tp].held) for tp in self._holding)
+
+    @property
+    def reading(self) -> AbstractSet[P]:
+        """The partitions whose last known progress says records may still wait on the broker."""
+        return self._reading
 
     def add(self, batch: Mapping[P, Sequence[R]], *, now: float, wall_ms: int) -> None:
         """Take a batch from the consumer; ``wall_ms`` is the clock when it was read.
@@ -138,7 +157,7 @@ class Aligner(Generic[P, R]):
         for tp, records in batch.items():
             if not records:
                 continue
-            part = self._parts.setdefault(tp, _Partition())
+            part = self._parts.get(tp) or self._new(tp, now)
             first = records[0].offset
             while part.held and part.held[-1][1].offset >= first:
                 part.held.pop()
@@ -151,48 +170,83 @@ class Aligner(Generic[P, R]):
             part.last = part.held[-1][0]
             part.waiting = now
             part.stalled = False
+            self._holding[tp] = None
             self._read_at = now
 
     def plan(
-        self, progress: Mapping[P, Progress], paused: Collection[P], *, now: float
+        self,
+        progress: Mapping[P, Progress],
+        paused: Collection[P],
+        *,
+        now: float,
+        assigned: Collection[P] | None = None,
     ) -> Plan[P, R]:
-        """Release what is safe to forward and decide pauses; ``progress`` covers the assignment.
+        """Release what is safe to forward and decide pauses.
 
-        State of a partition no longer assigned is dropped: its new owner reads it again from
-        the committed offset, which never passes a record not forwarded.
+        ``progress``: what is known anew, for any partitions (one not known yet is added);
+        the others keep what they had. ``paused``: every partition paused now. ``assigned``:
+        the whole assignment, given whenever it may have changed: the state of a partition no
+        longer assigned is dropped (its new owner reads it again from the committed offset,
+        which never passes a record not forwarded), and one newly assigned is added as not
+        read yet, which holds the others back until its progress or records show otherwise.
         """
-        for gone in self._parts.keys() - progress.keys():
-            del self._parts[gone]
-        for tp in progress:
-            part = self._parts.setdefault(tp, _Partition())
-            if tp in paused:
-                part.waiting = None
-            elif part.waiting is None:
+        if assigned is not None:
+            for gone in self._parts.keys() - set(assigned):
+                self._drop(gone)
+            for tp in assigned:
+                if tp not in self._parts:
+                    self._new(tp, now)
+        for tp, where in progress.items():
+            if tp not in self._parts:
+                if assigned is not None:
+                    continue  # reported, but no longer assigned
+                self._new(tp, now)
+            if where.reading:
+                self._reading.add(tp)
+            else:
+                self._reading.discard(tp)
+        now_paused = {tp for tp in paused if tp in self._parts}
+        for tp in self._paused - now_paused:  # resumed since: waiting for its next records
+            part = self._parts.get(tp)
+            if part is not None and part.waiting is None:
                 part.waiting = now
-        horizon = self._horizon(progress, paused, now)
+        for tp in now_paused:
+            self._parts[tp].waiting = None
+        self._paused = now_paused
+        horizon = self._horizon(now_paused, now)
         plan: Plan[P, R] = Plan(records=self._release(horizon), horizon=horizon)
-        for tp in progress:
+        for tp in self._holding:
             part = self._parts[tp]
-            hold = bool(part.held) and (
-                part.last > horizon + self._skew or len(part.held) >= self._held_max
-            )
-            if hold and tp not in paused:
+            hold = part.last > horizon + self._skew or len(part.held) >= self._held_max
+            if hold and tp not in now_paused:
                 plan.pause.add(tp)
-            elif not hold and tp in paused:
+            elif not hold and tp in now_paused:
                 plan.resume.add(tp)
+        plan.resume.update(tp for tp in now_paused if tp not in self._holding)
         return plan
 
-    def _horizon(self, progress: Mapping[P, Progress], paused: Collection[P], now: float) -> float:
+    def _new(self, tp: P, now: float) -> _Partition[R]:
+        """A partition not seen before: not read yet, so it may hold records back."""
+        part: _Partition[R] = _Partition(waiting=now)
+        self._parts[tp] = part
+        self._reading.add(tp)
+        return part
+
+    def _drop(self, tp: P) -> None:
+        del self._parts[tp]
+        self._holding.pop(tp, None)
+        self._reading.discard(tp)
+        self._paused.discard(tp)
+
+    def _horizon(self, paused: AbstractSet[P], now: float) -> float:
         """The publish time every partition still being read has reached (inf: none is read).
 
         A partition's unread records were published after what it has shown: after the latest
         it holds, or, holding nothing, after the last it returned (-inf before the first).
         """
         horizon = math.inf
-        for tp, where in progress.items():
+        for tp in self._reading:
             part = self._parts[tp]
-            if not where.reading:
-                continue
             if not part.stalled:
                 part.stalled = (
                     tp not in paused
@@ -205,7 +259,7 @@ class Aligner(Generic[P, R]):
 
     def _release(self, horizon: float) -> list[R]:
         """Held records up to ``horizon`` in merged order; each partition's are a prefix."""
-        streams = [_tagged(tp, part.held) for tp, part in self._parts.items() if part.held]
+        streams = [_tagged(tp, self._parts[tp].held) for tp in self._holding]
         out: list[R] = []
         taken: dict[P, int] = {}
         for tp, (stamp, record) in heapq.merge(*streams, key=_stamp):
@@ -217,6 +271,8 @@ class Aligner(Generic[P, R]):
             held = self._parts[tp].held
             for _ in range(count):
                 held.popleft()
+            if not held:
+                del self._holding[tp]
         return out
 
 

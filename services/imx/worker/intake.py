@@ -13,8 +13,9 @@ replays them with the batch; the core drops the copies as exact duplicates.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +41,12 @@ log = structlog.get_logger(__name__)
 BATCH = 500
 #: How often the intake measures its backlog (``imx_consumer_lag_records{stage="intake"}``).
 BACKLOG_EVERY_S = 1.0
+#: How often the intake reads the end of every partition it holds, not only of those a batch
+#: came from or still being read (``IntakeAlignment``): the bound on how long a caught-up
+#: partition whose new records ``getmany`` did not hand out can go unnoticed. A reading costs
+#: about half a microsecond per partition, some 0.2 ms for a worker's 390
+#: (``python -m imx.bench.alignment``): 0.2 % of a core, whatever the traffic.
+REFRESH_S = 0.1
 #: How long reading the partitions' positions may take: a position is known once a partition
 #: has been fetched, so this only bounds a partition being reset meanwhile.
 PROGRESS_TIMEOUT_S = 5.0
@@ -102,19 +109,50 @@ def route(
 
 
 class IntakeAlignment:
-    """The alignment applied to one consumer: each batch in, the records to forward out."""
+    """The alignment applied to one consumer: each batch in, the records to forward out.
+
+    The aligner needs every partition's progress (position and end), but a partition's only
+    moves in two ways: its position when ``getmany`` returns its records (or skips a
+    transaction's markers), its end when a fetch response for it arrives, and a response that
+    moves the end brings the new records, which ``getmany`` hands out before anything fetched
+    later. So after each batch only the partitions it came from and those still being read
+    (position below end, or unknown) are read again; a caught-up partition is not asked until
+    it returns records. Every ``REFRESH_S``, and after a full batch (``getmany`` stopped at
+    ``max_records``, so records fetched may still wait in its buffers), the ends of all are
+    read, and the position of each whose end moved. A new assignment (a rebalance: each
+    partition's state in the consumer is new, none paused) is read whole. The cost per batch
+    follows the partitions that matter, not the assignment: at live rates one or two.
+
+    Staleness, each way. A partition taken as still being read that has caught up without
+    returning records (its last records were a transaction's markers, or it is empty) is read
+    again with the next batch: it holds the others back one poll longer at most. The unsafe
+    way is a caught-up partition whose new records were fetched but not handed out, when
+    ``getmany`` stopped short at another partition's fetch error: until it is noticed, records
+    published after its new ones can be forwarded before them. It is noticed when it returns
+    them or within ``REFRESH_S``, so what can be reordered so is bounded by that much publish
+    time, on top of what no reading could show (records not fetched yet when the step ran).
+    A backlog, being fetched, is read every step and is not affected.
+    """
 
     def __init__(
         self,
         consumer: Any,
         clock: Callable[[], datetime],
         *,
+        max_records: int = BATCH,
+        refresh_s: float = REFRESH_S,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._consumer = consumer
         self._clock = clock
+        self._max_records = max_records
+        self._refresh_s = refresh_s
         self._monotonic = monotonic
         self._aligner: Aligner[Any, Any] = Aligner()
+        self._assigned: Any = None  # the consumer's assignment as last read (aiokafka: a frozenset)
+        self._known: dict[Any, Progress] = {}  # each partition's progress as last read
+        self._paused: set[Any] = set()  # as the consumer was told
+        self._refreshed = -math.inf  # when every partition's end was last read (monotonic s)
 
     @property
     def held(self) -> int:
@@ -123,17 +161,59 @@ class IntakeAlignment:
 
     async def step(self, batch: dict[Any, list[Any]]) -> list[Any]:
         """Take a batch from ``getmany``: what may be forwarded now, in order; pauses as planned."""
-        consumer = self._consumer
         # Taken at once, before any wait: a record returned is held until forwarded.
         self._aligner.add(batch, now=self._monotonic(), wall_ms=_ms(self._clock()))
+        assigned = self._consumer.assignment()
         try:
-            progress = await asyncio.wait_for(_progress(consumer), PROGRESS_TIMEOUT_S)
+            async with asyncio.timeout(PROGRESS_TIMEOUT_S):
+                progress, whole = await self._read(batch, assigned)
         except TimeoutError:
             log.warning("intake positions unknown; holding the batch")
             return []
-        plan = self._aligner.plan(progress, consumer.paused(), now=self._monotonic())
-        _flow(consumer, plan)
+        plan = self._aligner.plan(
+            progress, self._paused, now=self._monotonic(), assigned=assigned if whole else None
+        )
+        paused, resumed = _flow(self._consumer, plan)
+        self._paused.update(paused)
+        self._paused.difference_update(resumed)
         return plan.records
+
+    async def _read(
+        self, batch: dict[Any, list[Any]], assigned: Any
+    ) -> tuple[dict[Any, Progress], bool]:
+        """The progress that may have changed since the last step; True: of the whole assignment.
+
+        aiokafka's assignment is one frozenset per assignment, so a new object is a new one (a
+        consumer that answers a new set each time is read whole each time: correct, slower).
+        """
+        consumer = self._consumer
+        now = self._monotonic()
+        if assigned is not self._assigned:
+            progress = await _progress(consumer, assigned)
+            self._paused = set(consumer.paused())
+            self._assigned, self._known, self._refreshed = assigned, dict(progress), now
+            return progress, True
+        moved = [tp for tp in batch if tp in assigned]
+        moved += [tp for tp in self._aligner.reading if tp not in batch]
+        progress = await _progress(consumer, moved)
+        full = sum(len(records) for records in batch.values()) >= self._max_records
+        if full or now - self._refreshed >= self._refresh_s:
+            for tp in assigned:
+                if tp in progress:
+                    continue
+                try:
+                    end = _end(consumer, tp)
+                    known = self._known.get(tp)
+                    if known is not None and known.end == end:
+                        continue  # nothing fetched since: the position has not moved either
+                    progress[tp] = Progress(
+                        None if end is None else await consumer.position(tp), end
+                    )
+                except (AssertionError, IllegalStateError):
+                    continue
+            self._refreshed = now
+        self._known.update(progress)
+        return progress, False
 
 
 class IntakeLoop:
@@ -255,14 +335,14 @@ def _end(consumer: Any, tp: Any) -> int | None:
     return end
 
 
-async def _progress(consumer: Any) -> dict[Any, Progress]:
-    """Position and end of every partition assigned; one that moved away meanwhile is left out.
+async def _progress(consumer: Any, tps: Iterable[Any]) -> dict[Any, Progress]:
+    """Position and end of these partitions; one that moved away meanwhile is left out.
 
     The position is asked only once the end is known: a partition fetched has a position, so
     the answer does not wait (a partition not fetched yet would wait for its committed offset).
     """
     out: dict[Any, Progress] = {}
-    for tp in consumer.assignment():
+    for tp in tps:
         try:
             end = _end(consumer, tp)
             position = None if end is None else await consumer.position(tp)
@@ -272,13 +352,14 @@ async def _progress(consumer: Any) -> dict[Any, Progress]:
     return out
 
 
-def _flow(consumer: Any, plan: Plan[Any, Any]) -> None:
-    """Pause and resume as planned, among the partitions still assigned (no wait since)."""
+def _flow(consumer: Any, plan: Plan[Any, Any]) -> tuple[list[Any], list[Any]]:
+    """Pause and resume as planned, among the partitions still assigned; what was applied."""
     assigned = consumer.assignment()
     if pause := [tp for tp in plan.pause if tp in assigned]:
         consumer.pause(*pause)
     if resume := [tp for tp in plan.resume if tp in assigned]:
         consumer.resume(*resume)
+    return pause, resume
 
 
 def _ms(moment: datetime) -> int:

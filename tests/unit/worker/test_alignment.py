@@ -122,6 +122,22 @@ def test_a_partition_is_not_given_up_while_the_others_are_being_read() -> None:
     assert plan.horizon == -math.inf  # b has shown nothing yet
 
 
+def test_a_partition_resumed_that_answers_nothing_is_given_up_after_the_limit() -> None:
+    aligner = _aligner()
+    aligner.add(
+        {"a": _records("a", [100, 20_000]), "b": _records("b", [200, 30_000])}, now=0, wall_ms=WALL
+    )
+    progress = {"a": _at(2, 9), "b": _at(2, 9)}
+    plan = aligner.plan(progress, {"a", "b"}, now=0)
+    assert plan.resume == {"a"}  # a holds nothing any more: its next records are needed
+    plan = aligner.plan(progress, {"b"}, now=1)  # a is fetched again from here on
+    assert plan.records == []  # b's 30,000 waits for a, which has shown 20,000 only
+    assert aligner.plan(progress, {"b"}, now=1 + HOLD - 1).records == []
+    # a answered nothing for HOLD_MAX_S since it was resumed: it stops holding b back.
+    plan = aligner.plan(progress, {"b"}, now=1 + HOLD + 1)
+    assert [r.timestamp for r in plan.records] == [30_000]
+
+
 def test_a_stalled_partition_holds_again_once_it_returns_records() -> None:
     aligner = _aligner()
     aligner.add({"a": _records("a", [100, 900])}, now=0, wall_ms=WALL)
@@ -212,9 +228,31 @@ def test_when_everything_is_paused_the_slowest_still_moves() -> None:
 def test_a_partition_moved_away_drops_what_it_held() -> None:
     aligner = _aligner()
     aligner.add({"a": _records("a", [100]), "b": _records("b", [50])}, now=0, wall_ms=WALL)
-    plan = aligner.plan({"a": _at(1, 9)}, set(), now=0)  # b was revoked meanwhile
+    plan = aligner.plan({"a": _at(1, 9)}, set(), now=0, assigned={"a"})  # b was revoked
     assert [r.tp for r in plan.records] == ["a"]  # b's 50 is its new owner's to forward
     assert aligner.held == 0
+
+
+def test_a_partition_assigned_with_no_progress_known_holds_the_others_back() -> None:
+    aligner = _aligner()
+    aligner.add({"a": _records("a", [100])}, now=0, wall_ms=WALL)
+    plan = aligner.plan({"a": _at(1, 1)}, set(), now=0, assigned={"a", "b"})
+    assert plan.records == []  # b, just assigned, has shown nothing yet
+    plan = aligner.plan({"b": _at(0, 0)}, set(), now=1)  # b turns out empty
+    assert [r.timestamp for r in plan.records] == [100]
+
+
+def test_progress_given_for_only_some_partitions_keeps_what_the_others_had() -> None:
+    aligner = _aligner()
+    aligner.add({"a": _records("a", [100]), "b": _records("b", [50])}, now=0, wall_ms=WALL)
+    plan = aligner.plan({"a": _at(1, 1), "b": _at(1, 5)}, set(), now=0)
+    assert [r.timestamp for r in plan.records] == [50]
+    aligner.add({"a": _records("a", [200], 1)}, now=1, wall_ms=WALL)
+    plan = aligner.plan({"a": _at(2, 2)}, set(), now=1)  # b not read again: still being read
+    assert plan.records == []
+    aligner.add({"b": _records("b", [300], 1)}, now=2, wall_ms=WALL)
+    plan = aligner.plan({"b": _at(2, 2)}, set(), now=2)
+    assert [r.timestamp for r in plan.records] == [100, 200, 300]
 
 
 def test_a_partition_read_again_from_its_committed_offset_is_not_held_twice() -> None:

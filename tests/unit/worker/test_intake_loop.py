@@ -41,6 +41,7 @@ class Consumer:
     def __init__(self, logs: dict[TopicPartition, list[Rec]], producer: Producer) -> None:
         self.logs, self.producer = logs, producer
         self.positions = dict.fromkeys(logs, 0)
+        self._assigned = frozenset(logs)
         self._paused: set[TopicPartition] = set()
         self.commits: list[dict[TopicPartition, int]] = []
         self.idle = 0
@@ -49,8 +50,8 @@ class Consumer:
 
     async def stop(self) -> None: ...
 
-    def assignment(self) -> set[TopicPartition]:
-        return set(self.logs)
+    def assignment(self) -> frozenset[TopicPartition]:
+        return self._assigned  # one object per assignment, as aiokafka's
 
     def highwater(self, tp: TopicPartition) -> int:
         return len(self.logs[tp])
