@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
@@ -15,17 +14,11 @@ from hypothesis import strategies as st
 
 from imx.worker.intake import IntakeAlignment
 
+from .records import Rec
+
 pytestmark = pytest.mark.unit
 
 REFRESH = 0.1
-
-
-@dataclass(frozen=True)
-class Rec:
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
 
 
 class Consumer:

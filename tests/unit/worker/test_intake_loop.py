@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -14,17 +13,11 @@ from aiokafka import TopicPartition
 from imx.metrics import Metrics
 from imx.worker.intake import IntakeLoop
 
+from .records import Rec
+
 pytestmark = pytest.mark.unit
 
 A, B = TopicPartition("ingress.a", 0), TopicPartition("ingress.b", 0)
-
-
-@dataclass(frozen=True)
-class Rec:
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
 
 
 class DrainedError(Exception):
