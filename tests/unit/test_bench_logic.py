@@ -18,8 +18,12 @@ pytestmark = pytest.mark.unit
 
 def test_the_same_seed_decides_the_same_and_every_figure_is_filled() -> None:
     registry, schemas = load_registry(), default_schemas()
-    first = measure(registry, schemas, seed=7, count=60, rounds=2, git_commit="abc")
-    again = measure(registry, schemas, seed=7, count=60, rounds=1, git_commit="abc")
+    first = measure(
+        registry, schemas, seed=7, count=60, rounds=2, git_commit="abc", reference_rounds=1
+    )
+    again = measure(
+        registry, schemas, seed=7, count=60, rounds=1, git_commit="abc", reference_rounds=1
+    )
     assert (first.reports, first.accepted, first.deliveries) == (
         again.reports,
         again.accepted,
@@ -30,6 +34,8 @@ def test_the_same_seed_decides_the_same_and_every_figure_is_filled() -> None:
     assert first.decide_ms_per_report > 0
     assert first.encode_ms_per_report > 0
     assert first.rounds == 2
+    assert first.machine_reference_ms_before > 0
+    assert first.machine_reference_ms_after > 0
 
 
 def test_the_command_prints_a_table_then_one_json_line() -> None:
@@ -49,6 +55,12 @@ def test_the_command_prints_a_table_then_one_json_line() -> None:
     figures = json.loads(lines[-1])
     assert figures["reports"] == 30
     assert figures["seed"] == 3
-    assert {"decide_ms_per_report", "encode_ms_per_report", "deliveries", "git_commit"} <= set(
-        figures
-    )
+    assert {
+        "decide_ms_per_report",
+        "encode_ms_per_report",
+        "deliveries",
+        "git_commit",
+        "machine_reference_ms_before",
+        "machine_reference_ms_after",
+    } <= set(figures)
+    assert "machine reference before / after (ms)" in done.stdout

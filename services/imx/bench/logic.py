@@ -19,7 +19,8 @@ from typing import Any
 
 from rich.table import Table
 
-from imx.bench.report import figures_table, json_line
+from imx.bench.report import figures_table, json_line, reference_row
+from imx.bench.speed import ROUNDS, reference
 from imx.pipeline.core import ACCEPTED, Core
 from imx.pipeline.state import PipelineState
 from imx.registry import Registry
@@ -42,6 +43,9 @@ class LogicResult:
     encode_ms_per_report: float
     seed: int
     git_commit: str
+    #: The machine's speed before and after the rounds (bench.speed): CPU ms of a fixed workload.
+    machine_reference_ms_before: float
+    machine_reference_ms_after: float
 
     def json_line(self) -> str:
         return json_line(self)
@@ -55,6 +59,7 @@ class LogicResult:
                 ("deciding, CPU per report (ms)", f"{self.decide_ms_per_report:.3f}"),
                 ("encoding, CPU per report (ms)", f"{self.encode_ms_per_report:.3f}"),
                 ("rounds (best kept)", f"{self.rounds}"),
+                reference_row(self.machine_reference_ms_before, self.machine_reference_ms_after),
                 ("git commit", self.git_commit[:12]),
             ],
         )
@@ -77,10 +82,13 @@ def measure(
     rounds: int,
     git_commit: str,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    reference_rounds: int = ROUNDS,
 ) -> LogicResult:
     """Decide and encode ``count`` simulated reports ``rounds`` times, each from empty state."""
     reports = list(_with_reported_at(islice(new_simulator(registry, seed, clock), count), clock))
+    before = reference(reference_rounds)
     results = [_round(registry, schemas, reports, clock) for _ in range(rounds)]
+    after = reference(reference_rounds)
     first = results[0]
     return LogicResult(
         reports=len(reports),
@@ -91,6 +99,8 @@ def measure(
         encode_ms_per_report=1000 * min(r.encode_s for r in results) / max(len(reports), 1),
         seed=seed,
         git_commit=git_commit,
+        machine_reference_ms_before=before.ms,
+        machine_reference_ms_after=after.ms,
     )
 
 

@@ -23,8 +23,15 @@ from rich.table import Table
 from imx import processes
 from imx.bench.outputs import Written, cpu_seconds, peak_rss_bytes, rss_bytes, span
 from imx.bench.phases import delivered, processed, scrape
-from imx.bench.report import figures_table, git_commit, json_line, provenance_rows
+from imx.bench.report import (
+    figures_table,
+    git_commit,
+    json_line,
+    provenance_rows,
+    reference_row,
+)
 from imx.bench.runner import start_exchange
+from imx.bench.speed import reference
 from imx.bench.workload import preload
 from imx.kafka import localbroker
 from imx.kafka.connection import Connection
@@ -102,6 +109,9 @@ class ReplayResult:
     kafka_version: str
     security: str
     git_commit: str
+    #: The machine's speed before and after the run (bench.speed): CPU ms of a fixed workload.
+    machine_reference_ms_before: float
+    machine_reference_ms_after: float
 
     def json_line(self) -> str:
         return json_line(self)
@@ -133,6 +143,7 @@ class ReplayResult:
                 f"{self.rss_at_mark_bytes / mib:.0f} → {self.rss_at_end_bytes / mib:.0f}"
                 f" ({self.growth_after_mark_bytes / mib:+.0f})",
             ),
+            reference_row(self.machine_reference_ms_before, self.machine_reference_ms_after),
             *provenance_rows(self.kafka_version, self.security, self.git_commit),
         ]
         return figures_table(f"imx bench --replay {self.reports}, seed {self.seed}", rows)
@@ -173,6 +184,7 @@ def run_replay(settings: Settings, plan: ReplayPlan, progress: processes.Progres
     """Run the replay; nothing it started is left running when it returns or raises."""
     registry = load_registry(settings.registry_path)
     schemas = load_schemas(settings.schemas_dir)
+    before = reference()
     teardown = processes.Teardown()
     with tempfile.TemporaryDirectory(prefix="imx-bench-") as tmp:
         workdir = Path(tmp)
@@ -217,6 +229,7 @@ def run_replay(settings: Settings, plan: ReplayPlan, progress: processes.Progres
             worker.stop()
         finally:
             teardown.run(progress)
+    after = reference()
     seconds = (found.last_ms - found.first_ms) / 1000
     mark = min(MARK, max(plan.reports // 10, 1))
     memory = tuple(points)
@@ -242,6 +255,8 @@ def run_replay(settings: Settings, plan: ReplayPlan, progress: processes.Progres
         kafka_version=localbroker.kafka_version(),
         security=exchange.admin.security_protocol,
         git_commit=git_commit(),
+        machine_reference_ms_before=before.ms,
+        machine_reference_ms_after=after.ms,
     )
 
 

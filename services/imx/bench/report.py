@@ -58,6 +58,9 @@ class Result:
     #: The client listener's protocol: SASL_SSL (the default, as deployed) or PLAINTEXT.
     security: str
     git_commit: str
+    #: The machine's speed before and after the run (bench.speed): CPU ms of a fixed workload.
+    machine_reference_ms_before: float
+    machine_reference_ms_after: float
 
     def json_line(self) -> str:
         return json_line(self)
@@ -105,6 +108,7 @@ class Result:
             ),
             ("worker peak RSS (MiB)", f"{self.worker_peak_rss_bytes / 2**20:.0f}"),
             ("partitions", f"{self.partitions}"),
+            reference_row(self.machine_reference_ms_before, self.machine_reference_ms_after),
             *provenance_rows(self.kafka_version, self.security, self.git_commit),
         ]
         return figures_table(f"imx bench: {self.reports} reports, seed {self.seed}", rows)
@@ -128,6 +132,11 @@ def figures_table(title: str, rows: list[tuple[str, str]]) -> Table:
 def ms(seconds: float) -> str:
     """Seconds as milliseconds with one decimal, as every table of the benchmark shows them."""
     return f"{seconds * 1000:.1f}"
+
+
+def reference_row(before_ms: float, after_ms: float) -> tuple[str, str]:
+    """The machine's speed around the run: figures of runs compare only when these agree."""
+    return ("machine reference before / after (ms)", f"{before_ms:.0f} / {after_ms:.0f}")
 
 
 def provenance_rows(kafka: str, security: str, commit: str) -> list[tuple[str, str]]:

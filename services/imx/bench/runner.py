@@ -32,6 +32,7 @@ from imx.bench.outputs import peak_rss_bytes, quantile
 from imx.bench.phases import Target, fixed_rate, saturation
 from imx.bench.raw import passthrough
 from imx.bench.report import Result, git_commit
+from imx.bench.speed import reference
 from imx.bench.workload import preload
 from imx.kafka import localbroker, reading
 from imx.kafka.connection import Connection
@@ -67,6 +68,7 @@ def run(settings: Settings, plan: Plan, progress: processes.Progress) -> Result:
     """Run the whole benchmark; nothing it started is left running when it returns or raises."""
     registry = load_registry(settings.registry_path)
     schemas = load_schemas(settings.schemas_dir)
+    before = reference()
     teardown = processes.Teardown()
     with tempfile.TemporaryDirectory(prefix="imx-bench-") as tmp:
         workdir = Path(tmp)
@@ -105,6 +107,7 @@ def run(settings: Settings, plan: Plan, progress: processes.Progress) -> Result:
             raw = asyncio.run(passthrough(connection, loaded.ends, scratch, per_report))
         finally:
             teardown.run(progress)
+    after = reference()
     latencies = fixed.latencies_with_missing()
     pipeline_rate = sat.reports / sat.seconds if sat.seconds > 0 else 0.0
     return Result(
@@ -137,6 +140,8 @@ def run(settings: Settings, plan: Plan, progress: processes.Progress) -> Result:
         kafka_version=localbroker.kafka_version(),
         security=connection.security_protocol,
         git_commit=git_commit(),
+        machine_reference_ms_before=before.ms,
+        machine_reference_ms_after=after.ms,
     )
 
 
