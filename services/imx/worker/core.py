@@ -32,6 +32,7 @@ from imx.schema.codec import CodecError, WriterLookup, decode_report
 from imx.schema.delivery_writer import DeliveryWriter
 from imx.schema.loader import SchemaSet
 from imx.worker import emissions
+from imx.worker.batching import ready_batches
 from imx.worker.emissions import Accepted
 from imx.worker.headers import INGESTED_AT, PUBLISHED_AT, from_ms
 from imx.worker.output import KafkaOutput, Output
@@ -45,6 +46,9 @@ Agent = Callable[[Any], Coroutine[Any, Any, None]]
 BATCH = 256
 #: How long a batch waits to fill before it is processed anyway (bounds the added latency).
 BATCH_WAIT_S = 0.02
+#: A report that comes after this long without any, with none queued behind it, is decided at
+#: once instead of waiting for the timer (``imx.worker.batching``): below saturation.
+QUIET_S = 0.005
 
 
 class Sink(Protocol):
@@ -201,7 +205,7 @@ def core_agent(w: CoreWiring, connection: Connection, store: SchemaStore) -> Age
         await producer.start()
         try:
             await store.require([w.schemas.delivery(), w.schemas.disclosure()])
-            async for events in stream.take_events(BATCH, within=BATCH_WAIT_S):
+            async for events in ready_batches(stream, BATCH, BATCH_WAIT_S, QUIET_S):
                 out = KafkaOutput(producer)
                 for event in events:
                     _make_current(event)
@@ -229,7 +233,7 @@ def _make_current(event: Any) -> None:
     """Make ``event`` faust's current event in this task, for the tables.
 
     A table finds its partition through the current event, a context variable that
-    take_events sets in the task that fills the batch, not in this one. Only the variable is
+    ready_batches sets in the task that fills the batch, not in this one. Only the variable is
     set: the stream's own ``current_event`` attribute belongs to that other task, which reads it
     to know which event it is buffering.
     """
