@@ -3,9 +3,10 @@
 The development machine's speed drifts by half within minutes (the same ``--logic-only`` run,
 back to back, took 0.53 and 0.35 ms per report), so a figure of one run says little about a
 change unless the machine's speed at the time is known too. ``imx bench`` times this workload
-before it starts anything and again after it stopped everything, and prints both: runs compare
-only when their references agree, and a figure divided by its run's reference compares across
-sessions.
+before it starts anything and again after it stopped everything, and prints both. It flags a
+run made in a slow phase rather than correcting it (over thirty runs it followed the logic's
+CPU figure at r = 0.76, and its own readings 3 s apart can differ by half): runs compare only
+when their references agree.
 
 The workload is plain interpreted Python over fixed data (dicts, strings, JSON, sorting, the
 kind of work the worker's own time goes to) and uses no code of imx, so a change to the

@@ -71,8 +71,7 @@ async def ready_batches(
     try:
         while not stream.should_stop:
             await stream.wait_for_stopped(ready, timeout=within)
-            if not events:
-                ready.clear()
+            if not events:  # the timer fired on an empty batch (``ready`` is set only by an event)
                 continue
             held = stream.loop.create_future()
             batch = list(events)
